@@ -1,0 +1,46 @@
+# Two commands on a fresh clone: `make run` (set up, ingest corpus/, start the chat) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8501
+PYTEST_ARGS ?=
+
+.PHONY: run test test-fast install ingest app browser-deps clean
+
+run: ingest app
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# The CPU build of torch first: an unpinned torch pulls a multi-GB CUDA build.
+	$(BIN)/python -m pip install --quiet torch==2.13.0 || \
+		$(BIN)/python -m pip install --quiet torch --index-url https://download.pytorch.org/whl/cpu
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+ingest: install
+	$(BIN)/policyqa ingest corpus
+
+app: install
+	HF_HUB_OFFLINE=1 $(BIN)/streamlit run streamlit_app.py --server.address $(HOST) --server.port $(PORT) \
+		--server.headless true --browser.gatherUsageStats false
+
+# Every tier runs: unit, integration, a real Chroma server, the real model, the eval set, the browser.
+test: install browser-deps
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest --all-tiers $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will be skipped"; \
+		else echo "chromium not found and cannot be installed here: browser tests will be skipped"; fi; }
+
+clean:
+	rm -rf $(VENV) .policyqa .pytest_cache

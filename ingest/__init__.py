@@ -1,0 +1,1 @@
+"""Ingestion: turn policy documents on disk into cited, searchable chunks."""

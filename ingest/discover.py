@@ -1,0 +1,52 @@
+"""Expand the paths a user gives into the files to ingest, and say why anything else was left out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.loaders import SUPPORTED_SUFFIXES
+
+SIDECAR_SUFFIX = ".meta.yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    files: tuple[Path, ...]
+    skipped: tuple[tuple[str, str], ...]  # (path, reason)
+    missing: tuple[str, ...]
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    """Dot- and underscore-prefixed files and folders under a given folder are build inputs or caches."""
+    return any(part.startswith((".", "_")) for part in path.relative_to(root).parts)
+
+
+def discover(paths: Iterable[str | Path]) -> Discovery:
+    files: dict[Path, None] = {}
+    skipped: list[tuple[str, str]] = []
+    missing: list[str] = []
+
+    def consider(path: Path, *, explicit: bool) -> None:
+        if path.name.endswith(SIDECAR_SUFFIX):
+            if explicit:
+                skipped.append((str(path), "metadata sidecar, read together with its document"))
+            return
+        if path.suffix.lower() in SUPPORTED_SUFFIXES:
+            files[path.resolve()] = None
+        else:
+            kind = path.suffix.lower() or "no extension"
+            skipped.append((str(path), f"unsupported file type ({kind})"))
+
+    for given in paths:
+        path = Path(given).expanduser()
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and not _hidden(child, path):
+                    consider(child, explicit=False)
+        elif path.is_file():
+            consider(path, explicit=True)
+        else:
+            missing.append(str(given))
+    return Discovery(files=tuple(files), skipped=tuple(skipped), missing=tuple(missing))

@@ -1,0 +1,261 @@
+"""ingest_paths: files in, chunks embedded and stored; incremental, crash-safe, one outcome per file."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ingest.chunking import Chunker
+from ingest.discover import discover
+from ingest.loaders import load_document
+from ingest.metadata import content_hash_of
+from policyqa.errors import PolicyQAError
+from policyqa.store import CorpusStore, open_store
+from policyqa.types import (
+    Chunk,
+    DocumentMeta,
+    FileOutcome,
+    IngestReport,
+    LoadedDocument,
+    Outcome,
+    Progress,
+    ProgressCallback,
+)
+
+if TYPE_CHECKING:
+    from policyqa.embedding import TextEmbedder
+    from policyqa.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_BUFFER_CHUNKS = 256  # chunks gathered across small documents before one encode call
+
+
+class _Batcher:
+    """Embeds chunks of several documents per encode call; a large document is streamed in batches."""
+
+    def __init__(self, store: CorpusStore, embedder: TextEmbedder, progress: _Reporter) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.progress = progress
+        self.waiting: list[tuple[DocumentMeta, list[Chunk]]] = []
+        self.failed: dict[str, str] = {}  # doc_id -> error, for documents queued before a failed write
+
+    def add(self, meta: DocumentMeta, chunks: Iterable[Chunk]) -> int:
+        """Queue or stream a document's chunks; returns how many there were."""
+        batch: list[Chunk] = []
+        streaming = False
+        count = 0
+        for chunk in chunks:
+            batch.append(chunk)
+            count += 1
+            if len(batch) >= _BUFFER_CHUNKS:
+                if not streaming:
+                    self.flush()
+                    self.store.begin_document(meta)
+                    streaming = True
+                self._write(meta, batch)
+                batch = []
+        if streaming:
+            self._write(meta, batch)
+            self.store.finish_document(meta.doc_id, count)
+            return count
+        self.waiting.append((meta, batch))
+        if sum(len(c) for _, c in self.waiting) >= _BUFFER_CHUNKS:
+            self.flush()
+        return count
+
+    def flush(self) -> None:
+        waiting, self.waiting = self.waiting, []
+        texts = [c.indexed_text for _, chunks in waiting for c in chunks]
+        try:
+            vectors = self.embedder.encode(texts) if texts else None
+        except Exception as exc:
+            log.exception("embedding failed")
+            for meta, _ in waiting:
+                self.failed[meta.doc_id] = f"{Path(meta.source).name}: embedding failed: {exc}"
+            return
+        offset = 0
+        for meta, chunks in waiting:
+            try:
+                self.store.begin_document(meta)
+                if chunks and vectors is not None:
+                    self.store.add_chunks(meta, chunks, vectors[offset : offset + len(chunks)])
+                self.store.finish_document(meta.doc_id, len(chunks))
+            except PolicyQAError as exc:
+                self.failed[meta.doc_id] = f"{Path(meta.source).name}: {exc}"
+            offset += len(chunks)
+        self.progress.chunks(len(texts))
+
+    def _write(self, meta: DocumentMeta, chunks: Sequence[Chunk]) -> None:
+        if chunks:
+            self.store.add_chunks(meta, chunks, self.embedder.encode([c.indexed_text for c in chunks]))
+            self.progress.chunks(len(chunks))
+
+
+class _Reporter:
+    def __init__(self, callback: ProgressCallback | None, total_files: int) -> None:
+        self.callback = callback
+        self.total_files = total_files
+        self.files_done = 0
+        self.chunks_done = 0
+
+    def file(self, item: str) -> None:
+        self.files_done += 1
+        if self.callback:
+            self.callback(Progress("files", self.files_done, self.total_files, item))
+
+    def chunks(self, n: int) -> None:
+        self.chunks_done += n
+        if self.callback and n:
+            self.callback(Progress("chunks", self.chunks_done, 0))
+
+
+def ingest_paths(
+    paths: Iterable[str | Path],
+    settings: Settings,
+    *,
+    store: CorpusStore | None = None,
+    embedder: TextEmbedder | None = None,
+    on_progress: ProgressCallback | None = None,
+    prune: bool = False,
+    rebuild: bool = False,
+) -> IngestReport:
+    """Ingest files and folders (recursively) into the store.
+
+    Unchanged files are skipped before they are read; a changed file's chunks are replaced; a file that
+    fails is reported and never stops the others. The model is loaded only when something needs embedding.
+
+    Args:
+        paths: files and folders.
+        settings: store, model and limits.
+        store: an open store (default: the one the settings name).
+        embedder: the embedding model (default: the process-wide one for the settings).
+        on_progress: receives ``Progress`` for files and for embedded chunks.
+        prune: remove documents whose source file no longer exists.
+        rebuild: empty the collection first.
+
+    Raises:
+        StoreUnavailable: the store cannot be opened. StoreBusy: another ingest holds the writer lock.
+    """
+    started = time.perf_counter()
+    found = discover(paths)
+    outcomes: list[FileOutcome] = [FileOutcome(p, Outcome.FAILED, message=f"{p}: no such file or folder") for p in found.missing]
+    outcomes += [FileOutcome(p, Outcome.SKIPPED, message=reason) for p, reason in found.skipped]
+    own_store = store is None
+    store = store or open_store(settings)
+    reporter = _Reporter(on_progress, len(found.files))
+    try:
+        with store.writer_lock():
+            if rebuild:
+                store.clear()
+            worker = _Worker(settings, store, embedder, reporter)
+            for path in found.files:
+                outcomes.append(worker.ingest_file(path))
+                reporter.file(path.name)
+            failed = worker.finish()
+            outcomes = [
+                dataclasses.replace(o, outcome=Outcome.FAILED, chunks=0, message=failed[o.doc_id])
+                if o.doc_id in failed and o.outcome in (Outcome.ADDED, Outcome.UPDATED)
+                else o
+                for o in outcomes
+            ]
+            if prune:
+                outcomes += _prune(store)
+    finally:
+        if own_store:
+            store.close()
+    return IngestReport(files=tuple(outcomes), seconds=time.perf_counter() - started)
+
+
+class _Worker:
+    def __init__(
+        self, settings: Settings, store: CorpusStore, embedder: TextEmbedder | None, reporter: _Reporter
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self._embedder = embedder
+        self.reporter = reporter
+        self._batcher: _Batcher | None = None
+        self._chunker: Chunker | None = None
+        self._queued: list[FileOutcome] = []
+
+    @property
+    def batcher(self) -> _Batcher:
+        if self._batcher is None:
+            if self._embedder is None:
+                from policyqa.embedding import load_embedder
+
+                self._embedder = load_embedder(self.settings)
+            self._batcher = _Batcher(self.store, self._embedder, self.reporter)
+            self._chunker = Chunker(
+                self._embedder.count_tokens,
+                max_tokens=self._embedder.max_tokens,
+                chunk_tokens=self.settings.chunk_tokens,
+                overlap_tokens=self.settings.chunk_overlap_tokens,
+            )
+        return self._batcher
+
+    def ingest_file(self, path: Path) -> FileOutcome:
+        source = str(path)
+        try:
+            size_mb = path.stat().st_size / 1_048_576
+            if size_mb > self.settings.max_file_mb:
+                raise PolicyQAError(
+                    f"{path.name}: {size_mb:.0f} MB is over the {self.settings.max_file_mb:g} MB limit "
+                    "(POLICYQA_MAX_FILE_MB)"
+                )
+            content_hash = content_hash_of(path)
+            previous = self.store.catalog.documents_by_source(source)
+            if previous and previous[0].meta.content_hash == content_hash and previous[0].state == "complete":
+                return FileOutcome(source, Outcome.UNCHANGED, previous[0].meta.doc_id, previous[0].chunk_count)
+            doc = load_document(path, content_hash=content_hash, max_pdf_pages=self.settings.max_pdf_pages)
+            if not doc.sections or not doc.text.strip():
+                reason = "; ".join(doc.warnings) or "no text"
+                return FileOutcome(source, Outcome.SKIPPED, message=f"{path.name}: {reason}")
+            doc = self._unique_id(doc)
+            batcher = self.batcher
+            assert self._chunker is not None
+            count = batcher.add(doc.meta, self._chunker.chunk_document(doc))
+            for old in previous:
+                if old.meta.doc_id != doc.meta.doc_id:
+                    self.store.remove(old.meta.doc_id)
+            outcome = Outcome.UPDATED if previous else Outcome.ADDED
+            return FileOutcome(source, outcome, doc.meta.doc_id, count, "; ".join(doc.warnings))
+        except PolicyQAError as exc:
+            return FileOutcome(source, Outcome.FAILED, message=str(exc))
+        except OSError as exc:
+            return FileOutcome(source, Outcome.FAILED, message=f"{path.name}: {exc.strerror or exc}")
+        except Exception as exc:  # one bad file never stops the others
+            log.exception("unexpected error ingesting %s", path)
+            return FileOutcome(source, Outcome.FAILED, message=f"{path.name}: {type(exc).__name__}: {exc}")
+
+    def _unique_id(self, doc: LoadedDocument) -> LoadedDocument:
+        """Two files with the same name in different folders must not overwrite each other."""
+        existing = self.store.document(doc.meta.doc_id)
+        if existing is None or existing.meta.source == doc.meta.source:
+            return doc
+        suffix = hashlib.sha1(doc.meta.source.encode()).hexdigest()[:6]
+        meta = dataclasses.replace(doc.meta, doc_id=f"{doc.meta.doc_id}-{suffix}")
+        return dataclasses.replace(doc, meta=meta)
+
+    def finish(self) -> dict[str, str]:
+        """Write what is still queued; returns the documents whose queued write failed."""
+        if self._batcher is None:
+            return {}
+        self._batcher.flush()
+        return self._batcher.failed
+
+
+def _prune(store: CorpusStore) -> list[FileOutcome]:
+    removed: list[FileOutcome] = []
+    for record in store.documents():
+        if not Path(record.meta.source).exists():
+            store.remove(record.meta.doc_id)
+            removed.append(FileOutcome(record.meta.source, Outcome.REMOVED, record.meta.doc_id, record.chunk_count))
+    return removed

@@ -1,0 +1,162 @@
+"""The ``policyqa`` command: a thin shell that builds settings, calls the library and prints results."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+
+from policyqa.errors import PolicyQAError
+from policyqa.settings import Settings
+from policyqa.types import Outcome, Progress
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Group(click.Group):
+    """Turns library errors into one line on stderr and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PolicyQAError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Group)
+@click.option("--store-dir", type=click.Path(file_okay=False), help="Store folder [env POLICYQA_STORE_DIR].")
+@click.option("--collection", help="Chroma collection name [env POLICYQA_COLLECTION].")
+@click.option("--chroma-url", help="Chroma server URL; unset = embedded store [env POLICYQA_CHROMA_URL].")
+@click.option("--model", "embedding_model", help="Embedding model name or path [env POLICYQA_EMBEDDING_MODEL].")
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens.")
+@click.version_option(package_name="policyqa")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool, **overrides: Any) -> None:
+    """Ask questions of policy documents and get answers with citations."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        ctx.obj = Settings().with_overrides(**overrides)
+    except Exception as exc:  # pydantic's ValidationError names the field
+        raise click.UsageError(f"invalid setting: {exc}") from None
+
+
+def _settings() -> Settings:
+    return click.get_current_context().find_root().obj
+
+
+@contextmanager
+def _progress_bars(enabled: bool) -> Iterator[Callable[[Progress], None] | None]:
+    if not enabled:
+        yield None
+        return
+    from tqdm import tqdm
+
+    bars: dict[str, Any] = {}
+
+    def update(p: Progress) -> None:
+        if p.stage not in bars:
+            unit = "file" if p.stage == "files" else "chunk"
+            bars[p.stage] = tqdm(total=p.total or None, unit=unit, desc=p.stage, position=len(bars), leave=True)
+        bar = bars[p.stage]
+        bar.n = p.done
+        if p.item:
+            bar.set_postfix_str(p.item[-40:], refresh=False)
+        bar.refresh()
+
+    try:
+        yield update
+    finally:
+        for bar in bars.values():
+            bar.close()
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--prune", is_flag=True, help="Remove documents whose files are gone.")
+@click.option("--rebuild", is_flag=True, help="Empty the collection and ingest from scratch.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+def ingest(paths: tuple[str, ...], prune: bool, rebuild: bool, quiet: bool) -> None:
+    """Ingest files and folders (PDF, HTML, Markdown, text), recursively and incrementally."""
+    from ingest.pipeline import ingest_paths
+
+    with _progress_bars(not quiet and sys.stderr.isatty()) as progress:
+        report = ingest_paths(paths, _settings(), on_progress=progress, prune=prune, rebuild=rebuild)
+    colors = {Outcome.FAILED: "red", Outcome.SKIPPED: "yellow", Outcome.REMOVED: "yellow"}
+    for f in report.files:
+        if f.outcome in (Outcome.FAILED, Outcome.SKIPPED, Outcome.REMOVED) or f.message:
+            line = f"{f.outcome.value:9} {f.message or f.path}"
+            click.secho(line, fg=colors.get(f.outcome), err=f.outcome is Outcome.FAILED)
+    click.echo(report.summary())
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command()
+def docs() -> None:
+    """List the ingested documents."""
+    from policyqa.store import open_store
+
+    store = open_store(_settings())
+    records = store.documents()
+    if not records:
+        click.echo("no documents yet: run `policyqa ingest PATH`")
+        return
+    rows = [
+        (r.meta.title[:48], r.meta.doc_type.value, r.meta.published or "-", str(r.chunk_count), r.meta.doc_id, r.meta.source)
+        for r in records
+    ]
+    header = ("title", "type", "date", "chunks", "doc_id", "source")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(5)]
+    for row in [header, *rows]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[5])
+    stats = store.stats()
+    click.echo(f"{stats.documents} documents, {stats.chunks} chunks in {stats.location}")
+
+
+@main.command()
+@click.argument("doc_ids", nargs=-1, required=True)
+def remove(doc_ids: tuple[str, ...]) -> None:
+    """Remove documents by their doc_id (see `policyqa docs`)."""
+    from policyqa.store import open_store
+
+    store = open_store(_settings())
+    missing = []
+    with store.writer_lock():
+        for doc_id in doc_ids:
+            if store.remove(doc_id):
+                click.echo(f"removed {doc_id}")
+            else:
+                missing.append(doc_id)
+    if missing:
+        raise PolicyQAError(f"no such document: {', '.join(missing)}")
+
+
+@main.command()
+@click.option("--repair", is_flag=True, help="Drop half-written documents and stray vectors so the next ingest redoes them.")
+def check(repair: bool) -> None:
+    """Verify that Chroma, the lexical index and the document registry agree."""
+    from policyqa.store import open_store
+
+    store = open_store(_settings())
+    with store.writer_lock():
+        report = store.check(repair=repair)
+    click.echo(
+        f"pending documents: {len(report.pending_docs)}; chunks missing in Chroma: {report.missing_in_chroma}; "
+        f"stray vectors: {report.extra_in_chroma}; chunk-count mismatches: {len(report.count_mismatch_docs)}"
+    )
+    if report.ok:
+        click.echo("store is consistent")
+    elif report.repaired:
+        click.echo("repaired: run `policyqa ingest` again to restore the dropped documents")
+    else:
+        click.secho("store is inconsistent: run `policyqa check --repair`", fg="red")
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

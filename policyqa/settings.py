@@ -1,0 +1,78 @@
+"""One settings object for every shell, read from ``POLICYQA_*`` variables and overridable per call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Every knob of the product; built once at an edge (CLI, app, test) and passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="POLICYQA_", frozen=True, extra="ignore")
+
+    store_dir: Path = Field(
+        default=Path(".policyqa"),
+        description="Folder holding the embedded Chroma database, the lexical index and the document registry.",
+    )
+    collection: str = Field(
+        default="policyqa", min_length=3, max_length=512, description="Chroma collection name (3-512 characters)."
+    )
+    chroma_url: str | None = Field(
+        default=None,
+        description="URL of a Chroma server (e.g. http://127.0.0.1:8000); unset = embedded persistent store.",
+    )
+    embedding_model: str = Field(
+        default=DEFAULT_MODEL,
+        description="A sentence-transformers model name or path; the default is the bundled all-MiniLM-L6-v2.",
+    )
+    embedding_backend: str = Field(
+        default="torch", description="'torch', or 'onnx' (exported on first use and cached under store_dir)."
+    )
+    embedding_batch_size: int = Field(default=64, ge=1, description="Texts per encode call.")
+    chunk_tokens: int = Field(
+        default=200, ge=32, description="Target word pieces per chunk (the model's own limit always applies)."
+    )
+    chunk_overlap_tokens: int = Field(default=40, ge=0, description="Word pieces carried over between chunks.")
+    max_file_mb: float = Field(default=25.0, gt=0, description="Files larger than this are refused.")
+    max_pdf_pages: int = Field(default=2000, ge=1, description="PDFs with more pages are refused.")
+    parse_workers: int = Field(default=0, ge=0, description="Processes for PDF parsing; 0 = one per core.")
+
+    retrieval_k: int = Field(default=6, ge=1, description="Passages handed to the answerer.")
+    candidate_k: int = Field(default=30, ge=1, description="Candidates fetched from each retriever before fusion.")
+    rrf_k: int = Field(default=60, ge=1, description="Reciprocal-rank-fusion constant.")
+    reranker_model: str | None = Field(default=None, description="Cross-encoder model path; unset = no reranking.")
+    answer_words: int = Field(default=120, ge=20, description="Length budget of an offline answer.")
+    min_relevance: float = Field(
+        default=0.35, description="Below this evidence score the offline answerer says the documents do not answer."
+    )
+
+    llm: str | None = Field(default=None, description="'ollama:MODEL' or 'openai:MODEL'; unset = offline answers.")
+    llm_base_url: str | None = Field(default=None, description="Base URL of the LLM server.")
+    llm_timeout_s: float = Field(default=60.0, gt=0, description="Seconds before an LLM call is abandoned.")
+    max_upload_mb: float = Field(default=50.0, gt=0, description="Largest file the UI accepts.")
+
+    @field_validator("chroma_url", "llm", "llm_base_url", "reranker_model", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A validated copy with the given fields replaced; ``None`` values are ignored (flags not given)."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if not given:
+            return self
+        return type(self).model_validate({**self.model_dump(), **given})
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.store_dir / "policyqa.sqlite3"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.store_dir / "uploads"

@@ -1,0 +1,248 @@
+"""CorpusStore: the one facade over Chroma vectors and the SQLite catalog, kept in step, crash-safe."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from policyqa.errors import StoreBusy, StoreUnavailable
+from policyqa.store.catalog import Catalog
+from policyqa.store.chroma import make_client, open_collection
+from policyqa.types import Chunk, DocumentMeta, DocumentRecord, Filters, StoredChunk, date_ord
+
+if TYPE_CHECKING:
+    import numpy as np
+    from chromadb.api.models.Collection import Collection
+
+    from policyqa.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def filters_where(filters: Filters | None) -> dict[str, Any] | None:
+    """The Chroma ``where`` twin of :func:`policyqa.store.catalog.filters_sql`."""
+    if filters is None or filters.empty:
+        return None
+    clauses: list[dict[str, Any]] = []
+    if filters.doc_types:
+        clauses.append({"doc_type": {"$in": [t.value for t in filters.doc_types]}})
+    if filters.doc_ids:
+        clauses.append({"doc_id": {"$in": list(filters.doc_ids)}})
+    if filters.date_from:
+        clauses.append({"published_ord": {"$gte": date_ord(filters.date_from)}})
+    if filters.date_to:
+        clauses.append({"published_ord": {"$lte": date_ord(filters.date_to)}})
+        clauses.append({"published_ord": {"$gte": 1}})
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    documents: int
+    chunks: int
+    last_ingest: str | None
+    location: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsistencyReport:
+    """Differences between the registry, the lexical index and Chroma."""
+
+    pending_docs: tuple[str, ...]
+    missing_in_chroma: int
+    extra_in_chroma: int
+    count_mismatch_docs: tuple[str, ...]
+    repaired: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not (self.pending_docs or self.missing_in_chroma or self.extra_in_chroma or self.count_mismatch_docs)
+
+
+class CorpusStore:
+    """Writes replace a whole document; reads see only documents whose write completed."""
+
+    def __init__(self, settings: Settings, *, collection: Collection | None = None) -> None:
+        self.settings = settings
+        self.location = settings.chroma_url or str(settings.store_dir)
+        self._collection = collection if collection is not None else open_collection(
+            make_client(settings), settings.collection
+        )
+        self.catalog = Catalog(settings.sqlite_path, settings.collection)
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    # -- writing ------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """Serialise writers across processes: Chroma's embedded client is not safe for two writers."""
+        self.settings.store_dir.mkdir(parents=True, exist_ok=True)
+        path = self.settings.store_dir / "writer.lock"
+        with open(path, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StoreBusy(f"another ingest is running on {self.settings.store_dir}; try again when it ends") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def begin_document(self, meta: DocumentMeta) -> None:
+        """Mark the document pending and drop its old chunks; a crash after this is redone next run."""
+        self.catalog.mark_pending(meta)
+        self._delete_vectors(meta.doc_id)
+        self.catalog.delete_chunks(meta.doc_id)
+
+    def add_chunks(self, meta: DocumentMeta, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        if not chunks:
+            return
+        try:
+            self._collection.upsert(
+                ids=[c.chunk_id for c in chunks],
+                embeddings=vectors,
+                documents=[c.text for c in chunks],
+                metadatas=[_chroma_metadata(meta, c) for c in chunks],
+            )
+        except Exception as exc:
+            raise StoreUnavailable(f"writing to Chroma at {self.location} failed: {exc}") from exc
+        self.catalog.add_chunks(meta, chunks)
+
+    def finish_document(self, doc_id: str, chunk_count: int) -> None:
+        self.catalog.mark_complete(doc_id, chunk_count)
+
+    def remove(self, doc_id: str) -> bool:
+        if self.catalog.document(doc_id) is None:
+            return False
+        self._delete_vectors(doc_id)
+        self.catalog.delete_chunks(doc_id)
+        self.catalog.delete_document(doc_id)
+        return True
+
+    def clear(self) -> None:
+        for record in self.catalog.documents():
+            self._delete_vectors(record.meta.doc_id)
+        self.catalog.clear()
+
+    def _delete_vectors(self, doc_id: str) -> None:
+        try:
+            self._collection.delete(where={"doc_id": doc_id})
+        except Exception as exc:
+            raise StoreUnavailable(f"deleting from Chroma at {self.location} failed: {exc}") from exc
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    def documents(self) -> list[DocumentRecord]:
+        return self.catalog.documents()
+
+    def document(self, doc_id: str) -> DocumentRecord | None:
+        return self.catalog.document(doc_id)
+
+    def stats(self) -> StoreStats:
+        docs, chunks = self.catalog.counts()
+        return StoreStats(documents=docs, chunks=chunks, last_ingest=self.catalog.last_ingest(), location=self.location)
+
+    def dense_search(self, vector: Sequence[float], k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        """Nearest chunks by cosine similarity: (chunk_id, similarity), best first."""
+        count = self._collection.count()
+        if count == 0:
+            return []
+        try:
+            result = self._collection.query(
+                query_embeddings=[list(vector)],
+                n_results=min(k, count),
+                where=filters_where(filters),
+                include=["distances"],
+            )
+        except Exception as exc:
+            raise StoreUnavailable(f"searching Chroma at {self.location} failed: {exc}") from exc
+        ids = result["ids"][0]
+        distances = (result.get("distances") or [[]])[0] or []
+        return [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=False)]
+
+    def lexical_search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        return self.catalog.search(query, k, filters)
+
+    def get_chunks(self, chunk_ids: Sequence[str]) -> dict[str, StoredChunk]:
+        return self.catalog.get_chunks(chunk_ids)
+
+    # -- consistency --------------------------------------------------------------------------------
+
+    def check(self, *, repair: bool = False) -> ConsistencyReport:
+        """Compare registry, lexical index and Chroma; with ``repair``, drop what cannot be trusted."""
+        records = self.catalog.documents()
+        pending = tuple(r.meta.doc_id for r in records if r.state != "complete")
+        lexical_ids = self.catalog.chunk_ids()
+        chroma_ids = set(self._all_chroma_ids())
+        mismatched = tuple(
+            r.meta.doc_id
+            for r in records
+            if r.state == "complete" and len(self.catalog.chunk_ids(r.meta.doc_id)) != r.chunk_count
+        )
+        report = ConsistencyReport(
+            pending_docs=pending,
+            missing_in_chroma=len(lexical_ids - chroma_ids),
+            extra_in_chroma=len(chroma_ids - lexical_ids),
+            count_mismatch_docs=mismatched,
+        )
+        if not repair or report.ok:
+            return report
+        broken = set(pending) | set(mismatched)
+        missing = lexical_ids - chroma_ids
+        broken |= {cid.rsplit(":", 1)[0] for cid in missing}
+        for doc_id in broken:
+            self.remove(doc_id)
+        extra = list(set(self._all_chroma_ids()) - self.catalog.chunk_ids())
+        for start in range(0, len(extra), 500):
+            self._collection.delete(ids=extra[start : start + 500])
+        return ConsistencyReport(
+            pending_docs=report.pending_docs,
+            missing_in_chroma=report.missing_in_chroma,
+            extra_in_chroma=report.extra_in_chroma,
+            count_mismatch_docs=report.count_mismatch_docs,
+            repaired=True,
+        )
+
+    def _all_chroma_ids(self) -> list[str]:
+        ids: list[str] = []
+        offset, page = 0, 5000
+        while True:
+            got = self._collection.get(include=[], limit=page, offset=offset)["ids"]
+            ids.extend(got)
+            if len(got) < page:
+                return ids
+            offset += page
+
+
+def _chroma_metadata(meta: DocumentMeta, chunk: Chunk) -> dict[str, str | int]:
+    data: dict[str, str | int] = {
+        "doc_id": meta.doc_id,
+        "idx": chunk.index,
+        "doc_type": meta.doc_type.value,
+        "published_ord": meta.published_ord,
+        "start": chunk.start,
+        "end": chunk.end,
+    }
+    if chunk.page is not None:
+        data["page"] = chunk.page
+    if chunk.headings:
+        data["headings"] = " > ".join(chunk.headings)
+    return data
+
+
+def open_store(settings: Settings, *, ephemeral: bool = False) -> CorpusStore:
+    """Open the configured store; ``ephemeral`` keeps vectors in memory (tests)."""
+    if ephemeral:
+        return CorpusStore(settings, collection=open_collection(make_client(settings, ephemeral=True), settings.collection))
+    return CorpusStore(settings)
