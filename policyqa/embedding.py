@@ -54,6 +54,9 @@ class SentenceEmbedder(Embeddings):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # the shells draw their own progress
 
         path = resolve_model_path(model)
         kwargs: dict[str, object] = {"device": "cpu"}
