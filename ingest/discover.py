@@ -9,6 +9,8 @@ from pathlib import Path
 from ingest.loaders import SUPPORTED_SUFFIXES
 
 SIDECAR_SUFFIX = ".meta.yaml"
+# Found while walking a folder, these are build scripts and configuration, not documents: not worth listing.
+_QUIET_SUFFIXES = frozenset({".py", ".yaml", ".yml", ".json", ".toml", ".lock", ".pyc", ".cfg", ".ini"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,8 @@ def discover(paths: Iterable[str | Path]) -> Discovery:
             return
         if path.suffix.lower() in SUPPORTED_SUFFIXES:
             files[path.resolve()] = None
+        elif not explicit and path.suffix.lower() in _QUIET_SUFFIXES:
+            return
         else:
             kind = path.suffix.lower() or "no extension"
             skipped.append((str(path), f"unsupported file type ({kind})"))

@@ -31,7 +31,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     for item in items:
         for tier in TIERS:
-            if tier in item.keywords and not config.getoption(f"--{tier}"):
+            if item.get_closest_marker(tier) and not config.getoption(f"--{tier}"):
                 item.add_marker(pytest.mark.skip(reason=f"tier '{tier}': run with --{tier} or --all-tiers"))
 
 

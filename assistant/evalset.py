@@ -1,0 +1,168 @@
+"""Load and validate the evaluation question set (tests/eval/questions.yaml)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from policyqa.errors import ConfigError
+
+Kind = Literal["fact", "comparison", "date", "multi-document", "follow-up", "unanswerable"]
+KINDS: tuple[str, ...] = ("fact", "comparison", "date", "multi-document", "follow-up", "unanswerable")
+
+_KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def _label(qid: object, position: int) -> str:
+    """How messages name a question: its id and its 1-based position in the file."""
+    return f"question '{qid}' (#{position})" if qid else f"question #{position}"
+
+
+class EvalQuestion(BaseModel):
+    """One turn to ask; ``facts`` must appear in a good answer, ``expected_docs`` are the documents to cite."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    kind: Kind
+    question: str = Field(min_length=1)
+    expected_docs: list[str] = Field(default_factory=list)
+    facts: list[str] = Field(default_factory=list)
+    follows: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _kebab_id(cls, value: str) -> str:
+        if not _KEBAB.match(value):
+            raise ValueError(f"id {value!r} is not kebab-case (lowercase letters, digits and hyphens)")
+        return value
+
+    @field_validator("question")
+    @classmethod
+    def _question_text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("question text is empty")
+        return value
+
+    @field_validator("expected_docs", "facts")
+    @classmethod
+    def _no_blank_entries(cls, value: list[str]) -> list[str]:
+        if any(not item.strip() for item in value):
+            raise ValueError("contains an empty string")
+        if len(set(value)) != len(value):
+            raise ValueError("contains duplicates")
+        return value
+
+    @model_validator(mode="after")
+    def _kind_rules(self) -> EvalQuestion:
+        if self.kind == "follow-up" and not self.follows:
+            raise ValueError("a follow-up question needs 'follows' (the id of the previous turn)")
+        if self.kind != "follow-up" and self.follows is not None:
+            raise ValueError(f"only follow-up questions may have 'follows' (kind is {self.kind!r})")
+        if self.kind == "unanswerable" and (self.expected_docs or self.facts):
+            raise ValueError("an unanswerable question must have empty expected_docs and facts")
+        if self.kind != "unanswerable" and not self.expected_docs:
+            raise ValueError("an answerable question needs at least one expected doc")
+        return self
+
+    @property
+    def answerable(self) -> bool:
+        return self.kind != "unanswerable"
+
+
+class QuestionSet(BaseModel):
+    """The whole set, in file order; follow-up chains refer back to earlier questions by id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int
+    questions: list[EvalQuestion]
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> QuestionSet:
+        seen: dict[str, int] = {}
+        for position, question in enumerate(self.questions, start=1):
+            label = _label(question.id, position)
+            if question.id in seen:
+                raise ValueError(f"{label}: duplicate id, already used by question #{seen[question.id]}")
+            if question.follows is not None:
+                if question.follows == question.id:
+                    raise ValueError(f"{label}: follows itself")
+                if question.follows not in seen:
+                    raise ValueError(f"{label}: follows {question.follows!r}, which is not an earlier question")
+            seen[question.id] = position
+        return self
+
+    def get(self, question_id: str) -> EvalQuestion:
+        for question in self.questions:
+            if question.id == question_id:
+                return question
+        raise KeyError(f"no question with id {question_id!r}")
+
+    def chains(self) -> list[list[EvalQuestion]]:
+        """Every conversation of two or more turns, each ending at a turn no other question follows."""
+        followed = {q.follows for q in self.questions if q.follows}
+        return [chain_of(self, q.id) for q in self.questions if q.follows and q.id not in followed]
+
+
+def chain_of(question_set: QuestionSet, question_id: str) -> list[EvalQuestion]:
+    """The turns from the conversation's first question up to ``question_id``, in history order."""
+    turns = [question_set.get(question_id)]
+    while turns[-1].follows is not None:
+        if len(turns) > len(question_set.questions):  # unreachable for a validated set; guards cycles
+            raise ValueError(f"follow-up chain of {question_id!r} does not end")
+        turns.append(question_set.get(turns[-1].follows))
+    turns.reverse()
+    return turns
+
+
+def _describe(error: ValidationError, raw: dict[str, Any]) -> str:
+    """One line naming the question and the problem of the first validation error."""
+    problems = error.errors()
+    first = problems[0]
+    message = str(first.get("msg", "invalid value"))
+    if first.get("type") == "value_error" and message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    loc = tuple(first.get("loc", ()))
+    where = ""
+    if len(loc) >= 2 and loc[0] == "questions" and isinstance(loc[1], int):
+        items = raw.get("questions") or []
+        item = items[loc[1]] if loc[1] < len(items) else None
+        qid = item.get("id") if isinstance(item, dict) else None
+        where = _label(qid, loc[1] + 1) + ": "
+        field = ".".join(str(part) for part in loc[2:])
+        if field:
+            where += f"{field}: "
+    elif loc:
+        where = ".".join(str(part) for part in loc) + ": "
+    more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else ""
+    return f"{where}{message}{more}"
+
+
+def load_question_set(path: str | Path) -> QuestionSet:
+    """Read and validate a question set; every failure is a one-line ConfigError naming the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: question set not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(f"{path}: cannot read question set ({reason})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or "syntax error"
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{at}: {problem}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping with 'version' and 'questions'")
+    try:
+        return QuestionSet.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_describe(exc, raw)}") from None

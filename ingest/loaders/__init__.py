@@ -1,0 +1,67 @@
+"""Turn one supported file into a LoadedDocument: pick the loader by suffix, then merge its metadata."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ingest.loaders.base import RawDocument
+from ingest.metadata import build_meta
+from policyqa.errors import LoadError
+from policyqa.types import LoadedDocument
+
+log = logging.getLogger(__name__)
+
+PDF_SUFFIXES = (".pdf",)
+HTML_SUFFIXES = (".html", ".htm")
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+TEXT_SUFFIXES = (".txt", ".text")
+SUPPORTED_SUFFIXES: tuple[str, ...] = PDF_SUFFIXES + HTML_SUFFIXES + MARKDOWN_SUFFIXES + TEXT_SUFFIXES
+
+__all__ = ["SUPPORTED_SUFFIXES", "RawDocument", "load_document", "load_raw"]
+
+
+def load_document(path: Path, *, content_hash: str, max_pdf_pages: int = 2000) -> LoadedDocument:
+    """Read one file into sections plus the metadata a citation shows.
+
+    Args:
+        path: the file; its suffix (any case) chooses the loader.
+        content_hash: recorded in the metadata, normally ``content_hash_of(path)``.
+        max_pdf_pages: PDFs with more pages are refused.
+
+    Raises:
+        LoadError: the file is missing, unsupported, unreadable, empty, binary, encrypted or
+            malformed, or its metadata sidecar is malformed; the message names the file.
+    """
+    raw = load_raw(path, max_pdf_pages=max_pdf_pages)
+    meta = build_meta(path, raw, content_hash=content_hash)
+    log.debug("loaded %s: %d sections, %d warnings", path, len(raw.sections), len(raw.warnings))
+    return LoadedDocument(meta=meta, sections=raw.sections, warnings=raw.warnings)
+
+
+def load_raw(path: Path, *, max_pdf_pages: int = 2000) -> RawDocument:
+    """Run the loader for ``path``'s suffix, without merging metadata from outside the file."""
+    path = Path(path)
+    if not path.exists():
+        raise LoadError(f"{path}: no such file")
+    if not path.is_file():
+        raise LoadError(f"{path}: not a regular file")
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        shown = f"'{path.suffix}'" if path.suffix else "(no extension)"
+        raise LoadError(f"{path.name}: unsupported file type {shown}; supported: {', '.join(SUPPORTED_SUFFIXES)}")
+    if suffix in PDF_SUFFIXES:
+        from ingest.loaders.pdf import load_pdf
+
+        return load_pdf(path, max_pages=max_pdf_pages)
+    if suffix in HTML_SUFFIXES:
+        from ingest.loaders.html import load_html
+
+        return load_html(path)
+    if suffix in MARKDOWN_SUFFIXES:
+        from ingest.loaders.markdown import load_markdown
+
+        return load_markdown(path)
+    from ingest.loaders.text import load_text
+
+    return load_text(path)
