@@ -39,6 +39,8 @@ class _Group(click.Group):
 def main(ctx: click.Context, verbose: bool, **overrides: Any) -> None:
     """Ask questions of policy documents and get answers with citations."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not verbose:  # pypdf warns about every damaged file it reads; the outcome line already says it
+        logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         ctx.obj = Settings().with_overrides(**overrides)
     except Exception as exc:  # pydantic's ValidationError names the field

@@ -250,6 +250,7 @@ class Answer:
     backend: str = "offline"
     notice: str | None = None
     related: tuple[Passage, ...] = ()  # closest passages, shown when not answerable
+    passages: tuple[Passage, ...] = ()  # everything retrieved, in rank order
     timings: dict[str, float] = field(default_factory=dict)
     support: SupportReport | None = None
 

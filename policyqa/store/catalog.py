@@ -204,6 +204,22 @@ class Catalog:
             rows = self._db.execute(sql, (match, self.collection, *params, k)).fetchall()
         return [(r[0], float(r[1])) for r in rows]
 
+    def term_counts(self, terms: Iterable[str]) -> dict[str, int]:
+        """How many chunks of this collection hold each term (after FTS5's own stemming)."""
+        counts: dict[str, int] = {}
+        for term in terms:
+            match = fts_query(term)
+            if not match:
+                continue
+            with self._lock:
+                row = self._db.execute(
+                    "SELECT COUNT(*) FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
+                    "WHERE chunks_fts MATCH ? AND c.collection = ?",
+                    (match, self.collection),
+                ).fetchone()
+            counts[term] = int(row[0])
+        return counts
+
     def counts(self) -> tuple[int, int]:
         with self._lock:
             docs = self._db.execute(

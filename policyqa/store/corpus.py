@@ -116,7 +116,7 @@ class CorpusStore:
                 metadatas=[_chroma_metadata(meta, c) for c in chunks],
             )
         except Exception as exc:
-            raise StoreUnavailable(f"writing to Chroma at {self.location} failed: {exc}") from exc
+            raise StoreUnavailable(f"writing to Chroma at {self.location} failed: {str(exc)[:200]}") from exc
         self.catalog.add_chunks(meta, chunks)
 
     def finish_document(self, doc_id: str, chunk_count: int) -> None:
@@ -160,19 +160,22 @@ class CorpusStore:
             return []
         try:
             result = self._collection.query(
-                query_embeddings=[list(vector)],
+                query_embeddings=[[float(x) for x in vector]],
                 n_results=min(k, count),
                 where=filters_where(filters),
                 include=["distances"],
             )
         except Exception as exc:
-            raise StoreUnavailable(f"searching Chroma at {self.location} failed: {exc}") from exc
+            raise StoreUnavailable(f"searching Chroma at {self.location} failed: {str(exc)[:200]}") from exc
         ids = result["ids"][0]
         distances = (result.get("distances") or [[]])[0] or []
         return [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=False)]
 
     def lexical_search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         return self.catalog.search(query, k, filters)
+
+    def term_counts(self, terms: Sequence[str]) -> dict[str, int]:
+        return self.catalog.term_counts(terms)
 
     def get_chunks(self, chunk_ids: Sequence[str]) -> dict[str, StoredChunk]:
         return self.catalog.get_chunks(chunk_ids)

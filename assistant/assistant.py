@@ -1,0 +1,142 @@
+"""Assistant: the one place the stages are wired: rewrite the question, retrieve, answer with citations."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import time
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from assistant.extractive import ExtractiveAnswerer
+from assistant.retrieval import Reranker, Retriever
+from assistant.rewrite import QueryRewriter, RuleRewriter
+from policyqa.types import Answer, Filters, Passage, Turn
+
+if TYPE_CHECKING:
+    from policyqa.embedding import TextEmbedder
+    from policyqa.settings import Settings
+    from policyqa.store import CorpusStore
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 2000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class Answerer(Protocol):
+    """Writes an answer from passages; every stated sentence carries a citation into them."""
+
+    name: str
+
+    def answer(
+        self, question: str, query: str, passages: Sequence[Passage], *, query_vector: Sequence[float] | None = None
+    ) -> Answer: ...
+
+    def stream(
+        self, question: str, query: str, passages: Sequence[Passage], *, query_vector: Sequence[float] | None = None
+    ) -> Iterator[str | Answer]: ...
+
+
+def clean_question(question: str) -> tuple[str, str | None]:
+    """Strip control characters and bound the length; returns the text and a notice if it was cut."""
+    text = _CONTROL.sub(" ", question or "").strip()
+    if len(text) > MAX_QUESTION_CHARS:
+        return text[:MAX_QUESTION_CHARS], f"The question was cut to its first {MAX_QUESTION_CHARS} characters."
+    return text, None
+
+
+class Assistant:
+    """Answers questions over the store; collaborators default to what the settings build."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: CorpusStore | None = None,
+        embedder: TextEmbedder | None = None,
+        rewriter: QueryRewriter | None = None,
+        answerer: Answerer | None = None,
+        reranker: Reranker | None = None,
+    ) -> None:
+        self.settings = settings
+        if store is None:
+            from policyqa.store import open_store
+
+            store = open_store(settings)
+        if embedder is None:
+            from policyqa.embedding import load_embedder
+
+            embedder = load_embedder(settings)
+        if reranker is None and settings.reranker_model:
+            from assistant.rerank import CrossEncoderReranker
+
+            reranker = CrossEncoderReranker(settings.reranker_model)
+        self.store = store
+        self.embedder = embedder
+        self.retriever = Retriever(store, embedder, settings, reranker=reranker)
+        self.rewriter: QueryRewriter = rewriter or RuleRewriter()
+        self.answerer: Answerer = answerer or ExtractiveAnswerer(embedder, settings, term_counts=store.term_counts)
+
+    def ask(self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> Answer:
+        result: Answer | None = None
+        for event in self.stream(question, history, filters):
+            if isinstance(event, Answer):
+                result = event
+        assert result is not None
+        return result
+
+    def stream(
+        self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None
+    ) -> Iterator[str | Answer]:
+        """Yields text pieces of the answer, then the complete ``Answer`` (with citations) last."""
+        started = time.perf_counter()
+        text, notice = clean_question(question)
+        if not text:
+            yield Answer(
+                text="Please type a question.", citations=(), answerable=False, query="", backend=self.answerer.name
+            )
+            return
+        query = self.rewriter.rewrite(text, history)
+        rewritten = time.perf_counter()
+        vector = self.embedder.encode([query])[0]
+        passages = self.retriever.search(query, filters, query_vector=vector)
+        retrieved = time.perf_counter()
+        answer: Answer | None = None
+        for event in self.answerer.stream(text, query, passages, query_vector=vector):
+            if isinstance(event, Answer):
+                answer = event
+            else:
+                yield event
+        assert answer is not None
+        finished = time.perf_counter()
+        timings = {
+            "rewrite_s": rewritten - started,
+            "retrieve_s": retrieved - rewritten,
+            "answer_s": finished - retrieved,
+            "total_s": finished - started,
+        }
+        yield dataclasses.replace(answer, timings=timings, notice=answer.notice or notice, passages=tuple(passages))
+
+
+class Conversation:
+    """A chat: keeps the turns and passes them as history to every question."""
+
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+        self.turns: list[Turn] = []
+
+    def ask(self, question: str, filters: Filters | None = None) -> Answer:
+        answer = self.assistant.ask(question, self.turns, filters)
+        self.turns.append(Turn(question, answer))
+        return answer
+
+    def stream(self, question: str, filters: Filters | None = None) -> Iterator[str | Answer]:
+        for event in self.assistant.stream(question, self.turns, filters):
+            if isinstance(event, Answer):
+                self.turns.append(Turn(question, event))
+            yield event
+
+    def reset(self) -> None:
+        self.turns.clear()

@@ -1,0 +1,174 @@
+"""Score the assistant on a question set: retrieval hits, fact recall, citation precision, refusals, latency."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from assistant.evalset import EvalQuestion, QuestionSet
+from policyqa.types import Answer, Passage, Turn
+
+AskFn = Callable[[str, Sequence[Turn]], Answer]
+
+
+def _norm(text: str) -> str:
+    text = text.replace("\u2019", "'").replace("\u2013", "-").replace("\u2014", "-")
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def doc_name(source: str) -> str:
+    """Question sets name documents by file name, which is what a source path ends with."""
+    return Path(source).name
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionResult:
+    id: str
+    kind: str
+    question: str
+    query: str
+    expected_docs: tuple[str, ...]
+    retrieved_docs: tuple[str, ...]
+    cited_docs: tuple[str, ...]
+    answerable: bool
+    answer: str
+    facts_found: int
+    facts_total: int
+    seconds: float
+    is_follow_up: bool
+
+    @property
+    def unanswerable(self) -> bool:
+        return not self.expected_docs
+
+    @property
+    def rank(self) -> int | None:
+        for i, doc in enumerate(self.retrieved_docs, start=1):
+            if doc in self.expected_docs:
+                return i
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class MetricRow:
+    label: str
+    questions: int
+    hit_at_1: float | None = None
+    hit_at_5: float | None = None
+    mrr: float | None = None
+    fact_recall: float | None = None
+    citation_precision: float | None = None
+    refusal_accuracy: float | None = None
+    false_refusals: int = 0
+    p50_s: float | None = None
+    p95_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EvalReport:
+    overall: MetricRow
+    rows: tuple[MetricRow, ...]
+    results: tuple[QuestionResult, ...] = field(repr=False)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "overall": asdict(self.overall),
+            "rows": [asdict(r) for r in self.rows],
+            "questions": [asdict(r) | {"rank": r.rank} for r in self.results],
+        }
+
+    def table(self) -> str:
+        head = ("", "n", "hit@1", "hit@5", "MRR", "facts", "cite-prec", "refusal", "false-ref", "p50 s", "p95 s")
+        lines = [head]
+        for row in (self.overall, *self.rows):
+            lines.append((
+                row.label, str(row.questions), _f(row.hit_at_1), _f(row.hit_at_5), _f(row.mrr), _f(row.fact_recall),
+                _f(row.citation_precision), _f(row.refusal_accuracy), str(row.false_refusals), _f(row.p50_s, 3),
+                _f(row.p95_s, 3),
+            ))
+        widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+        return "\n".join("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))) for line in lines)
+
+
+def _f(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _docs_in_order(passages: Sequence[Passage]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for p in passages:
+        seen.setdefault(doc_name(p.chunk.source), None)
+    return tuple(seen)
+
+
+def evaluate(question_set: QuestionSet, ask: AskFn, *, retrieved: Callable[[Answer], Sequence[Passage]]) -> EvalReport:
+    """Ask every question in file order; a follow-up gets its chain's earlier turns as history.
+
+    Args:
+        question_set: the loaded set.
+        ask: answers a question given the history (e.g. ``assistant.ask``).
+        retrieved: the ranked passages behind an answer, for the retrieval metrics.
+    """
+    answers: dict[str, tuple[EvalQuestion, Answer]] = {}
+    results: list[QuestionResult] = []
+    for q in question_set.questions:
+        history = _history(q, answers)
+        started = time.perf_counter()
+        answer = ask(q.question, history)
+        seconds = time.perf_counter() - started
+        answers[q.id] = (q, answer)
+        text = _norm(answer.text)
+        results.append(
+            QuestionResult(
+                id=q.id, kind=q.kind, question=q.question, query=answer.query,
+                expected_docs=tuple(q.expected_docs), retrieved_docs=_docs_in_order(retrieved(answer)),
+                cited_docs=tuple(doc_name(c.chunk.source) for c in answer.citations),
+                answerable=answer.answerable, answer=answer.text,
+                facts_found=sum(1 for f in q.facts if _norm(f) in text), facts_total=len(q.facts),
+                seconds=seconds, is_follow_up=q.follows is not None,
+            )
+        )
+    rows = [_row(kind, [r for r in results if r.kind == kind]) for kind in dict.fromkeys(r.kind for r in results)]
+    rows.append(_row("first questions", [r for r in results if not r.is_follow_up and not r.unanswerable]))
+    rows.append(_row("follow-ups", [r for r in results if r.is_follow_up]))
+    return EvalReport(overall=_row("all", results), rows=tuple(rows), results=tuple(results))
+
+
+def _history(q: EvalQuestion, answers: dict[str, tuple[EvalQuestion, Answer]]) -> list[Turn]:
+    chain: list[Turn] = []
+    current = q.follows
+    while current is not None:
+        earlier, answer = answers[current]
+        chain.append(Turn(earlier.question, answer))
+        current = earlier.follows
+    return chain[::-1]
+
+
+def _row(label: str, results: Sequence[QuestionResult]) -> MetricRow:
+    answerable = [r for r in results if not r.unanswerable]
+    unanswerable = [r for r in results if r.unanswerable]
+    ranks = [r.rank for r in answerable]
+    facts_total = sum(r.facts_total for r in answerable)
+    citations = [(doc, r.expected_docs) for r in answerable for doc in r.cited_docs]
+    seconds = sorted(r.seconds for r in results)
+    return MetricRow(
+        label=label,
+        questions=len(results),
+        hit_at_1=_mean([1.0 if rk == 1 else 0.0 for rk in ranks]),
+        hit_at_5=_mean([1.0 if rk is not None and rk <= 5 else 0.0 for rk in ranks]),
+        mrr=_mean([1.0 / rk if rk else 0.0 for rk in ranks]),
+        fact_recall=(sum(r.facts_found for r in answerable) / facts_total) if facts_total else None,
+        citation_precision=_mean([1.0 if doc in expected else 0.0 for doc, expected in citations]),
+        refusal_accuracy=_mean([0.0 if r.answerable else 1.0 for r in unanswerable]),
+        false_refusals=sum(1 for r in answerable if not r.answerable),
+        p50_s=statistics.median(seconds) if seconds else None,
+        p95_s=seconds[min(len(seconds) - 1, int(round(0.95 * (len(seconds) - 1))))] if seconds else None,
+    )
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None

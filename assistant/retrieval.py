@@ -1,0 +1,99 @@
+"""Hybrid retrieval: dense search in Chroma and BM25 in SQLite, fused by reciprocal rank, then diversified."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from assistant.ranking import collapse_near_duplicates, diversify, fuse_rankings
+from policyqa.types import Filters, Passage
+
+if TYPE_CHECKING:
+    from policyqa.embedding import TextEmbedder
+    from policyqa.settings import Settings
+    from policyqa.store import CorpusStore
+
+log = logging.getLogger(__name__)
+
+
+class Reranker(Protocol):
+    """Scores (query, passage) pairs; higher is more relevant."""
+
+    def score(self, query: str, texts: Sequence[str]) -> list[float]: ...
+
+
+class Retriever:
+    def __init__(
+        self,
+        store: CorpusStore,
+        embedder: TextEmbedder,
+        settings: Settings,
+        *,
+        reranker: Reranker | None = None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+        self.reranker = reranker
+        self.last_query_vector: Sequence[float] | None = None
+
+    def search(
+        self,
+        query: str,
+        filters: Filters | None = None,
+        *,
+        k: int | None = None,
+        query_vector: Sequence[float] | None = None,
+    ) -> list[Passage]:
+        """The ``k`` best passages for ``query``: fused, near-duplicates collapsed, one document not hogging."""
+        k = k or self.settings.retrieval_k
+        n = self.settings.candidate_k
+        vector = query_vector if query_vector is not None else self.embedder.encode([query])[0]
+        self.last_query_vector = vector
+        dense = self.store.dense_search(vector, n, filters)
+        lexical = self.store.lexical_search(query, n, filters)
+        dense_ids = [cid for cid, _ in dense]
+        lexical_ids = [cid for cid, _ in lexical]
+        fused = fuse_rankings([dense_ids, lexical_ids], k=self.settings.rrf_k)
+        chunks = self.store.get_chunks(list(fused))
+        dense_rank = {cid: i for i, cid in enumerate(dense_ids, start=1)}
+        dense_score = dict(dense)
+        lexical_rank = {cid: i for i, cid in enumerate(lexical_ids, start=1)}
+        passages = [
+            Passage(
+                chunk=chunks[cid],
+                score=score,
+                dense_rank=dense_rank.get(cid),
+                lexical_rank=lexical_rank.get(cid),
+                dense_score=dense_score.get(cid),
+            )
+            for cid, score in fused.items()
+            if cid in chunks  # a document being rewritten is invisible until it is complete
+        ]
+        if self.reranker is not None and passages:
+            passages = self._rerank(query, passages[: max(k * 3, 10)])
+        passages = collapse_near_duplicates(passages, lambda p: p.chunk.text)
+        return diversify(
+            passages,
+            [p.score for p in passages],
+            lambda p: p.chunk.text,
+            lambda p: p.chunk.doc_id,
+            k=k,
+        )
+
+    def _rerank(self, query: str, passages: list[Passage]) -> list[Passage]:
+        assert self.reranker is not None
+        scores = self.reranker.score(query, [p.chunk.text for p in passages])
+        order = sorted(range(len(passages)), key=lambda i: scores[i], reverse=True)
+        low = min(scores)
+        return [
+            Passage(
+                chunk=passages[i].chunk,
+                score=float(scores[i] - low + 1e-6),
+                dense_rank=passages[i].dense_rank,
+                lexical_rank=passages[i].lexical_rank,
+                dense_score=passages[i].dense_score,
+            )
+            for i in order
+        ]

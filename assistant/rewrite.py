@@ -1,0 +1,100 @@
+"""Follow-up questions made standalone: a rule-based rewriter that carries entities and topic forward."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Protocol
+
+from policyqa.types import Turn
+
+
+class QueryRewriter(Protocol):
+    """Turns a question plus the conversation so far into the query that retrieval should use."""
+
+    def rewrite(self, question: str, history: Sequence[Turn]) -> str: ...
+
+
+_QUESTION_WORDS = frozenset(
+    "what which who whom whose when where why how is are was were did does do can could should would will "
+    "and but or so the a an in on of for to by with from as at it its this that these those they their "
+    "there then also same".split()
+)
+_PRONOUNS = re.compile(
+    r"\b(it|its|it's|one|ones|that|this|these|those|they|them|their|theirs|he|she|his|her|the same|the company|"
+    r"the companies|the deal|the stake|the loan|the order|the project|the agreement|the plant|the road|"
+    r"the refinery|the mine|the government's|then|there)\b",
+    re.IGNORECASE,
+)
+_WHAT_ABOUT = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?P<subject>.+?)\s*\??\s*$", re.IGNORECASE)
+_AND_ONLY = re.compile(
+    r"^\s*and\s+(?!(?:what|which|who|whom|when|where|why|how|is|are|was|were|did|does|do)\b)"
+    r"(?P<subject>(?:\S+\s*){1,5}?)\s*\??\s*$",
+    re.IGNORECASE,
+)
+# Names: runs of capitalised words or acronyms, optionally joined by "of"/"and"/"&"; order numbers; tickers.
+_ENTITY = re.compile(
+    r"(?:\b(?:EO|Executive Order)\s+\d{5}\b)"
+    r"|(?:\b(?:[A-Z][\w'&.-]*[A-Za-z0-9]|[A-Z]{2,}[a-z]*)(?:\s+(?:of|and|&|the)?\s*(?:[A-Z][\w'&.-]*[A-Za-z0-9]|[A-Z]{2,}))*)"
+)
+_CONTENT = re.compile(r"[A-Za-z$%][\w$%.-]*[\w%]|\d[\d.,]*")
+_STOP = _QUESTION_WORDS | frozenset(
+    "much many big large size amount about been has have had be much did u.s us government federal "
+    "announce announced approve approved happen happened same day date year".split()
+)
+
+
+def entities(text: str) -> list[str]:
+    """Named things in ``text`` (companies, agencies, places, order numbers), first occurrence order."""
+    found: list[str] = []
+    for match in _ENTITY.finditer(text):
+        name = match.group(0).strip(" .,'")
+        first = name.split()[0].lower()
+        if first in _QUESTION_WORDS:
+            name = " ".join(name.split()[1:])
+        if not name or name.lower() in _QUESTION_WORDS or name in found:
+            continue
+        found.append(name)
+    return found
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in _CONTENT.findall(text) if w.lower() not in _STOP]
+
+
+def is_follow_up(question: str) -> bool:
+    """Elliptical or anaphoric: 'what about X?', pronouns, or too few words of its own to search with."""
+    if _WHAT_ABOUT.match(question) or _AND_ONLY.match(question):
+        return True
+    if _PRONOUNS.search(question):
+        return True
+    return len(content_words(question)) <= 1
+
+
+class RuleRewriter:
+    """Offline follow-up resolution: replaces the subject for 'what about X?', otherwise appends the
+    entities (and, for very short questions, the topic words) of the previous standalone query."""
+
+    def rewrite(self, question: str, history: Sequence[Turn]) -> str:
+        question = question.strip()
+        if not history or not is_follow_up(question):
+            return question
+        if entities(question) and not (_WHAT_ABOUT.match(question) or _AND_ONLY.match(question)):
+            # It names its own subject ("Where is Korea Zinc building its refinery?"): nothing to carry.
+            return question
+        previous = history[-1].answer.query or history[-1].question
+        previous_entities = entities(previous)
+        swap = _WHAT_ABOUT.match(question) or _AND_ONLY.match(question)
+        if swap:
+            subject = swap.group("subject").strip()
+            if previous_entities:
+                main = previous_entities[0]
+                return previous.replace(main, subject, 1)
+            return f"{previous} {subject}"
+        own = {e.lower() for e in entities(question)}
+        carried = [e for e in previous_entities if e.lower() not in own and e.lower() not in question.lower()]
+        extra = " ".join(carried)
+        if len(content_words(question)) <= 2:
+            topic = [w for w in content_words(previous) if w not in " ".join(carried) and w.lower() not in question.lower()]
+            extra = " ".join([*carried, *topic])
+        return f"{question} {extra}".strip() if extra else question
