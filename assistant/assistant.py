@@ -101,7 +101,8 @@ class Assistant:
         query = self.rewriter.rewrite(text, history)
         rewritten = time.perf_counter()
         vector = self.embedder.encode([query])[0]
-        passages = self.retriever.search(query, filters, query_vector=vector)
+        prefer = _recent_docs(history) if query != text else ()
+        passages = self.retriever.search(query, filters, query_vector=vector, prefer_docs=prefer)
         retrieved = time.perf_counter()
         answer: Answer | None = None
         for event in self.answerer.stream(text, query, passages, query_vector=vector):
@@ -118,6 +119,15 @@ class Assistant:
             "total_s": finished - started,
         }
         yield dataclasses.replace(answer, timings=timings, notice=answer.notice or notice, passages=tuple(passages))
+
+
+def _recent_docs(history: Sequence[Turn]) -> tuple[str, ...]:
+    """Documents the last answer cited (or offered as related reading): what a follow-up is likely about."""
+    if not history:
+        return ()
+    last = history[-1].answer
+    cited = [c.chunk.doc_id for c in last.citations] or [p.chunk.doc_id for p in last.related]
+    return tuple(dict.fromkeys(cited))
 
 
 class Conversation:

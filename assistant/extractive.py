@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from assistant.glossary import known_words
 from assistant.ranking import jaccard, word_set
 from ingest.chunking import split_units
 from policyqa.store.catalog import fts_query
@@ -25,12 +27,27 @@ _MONTHS = "January|February|March|April|May|June|July|August|September|October|N
 _DATE = re.compile(rf"\b(?:{_MONTHS})\b(?:\s+\d{{1,2}},?)?\s*\d{{4}}|\b\d{{1,2}}\s+(?:{_MONTHS})\s+\d{{4}}|\b(?:19|20)\d{{2}}\b")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b")
 _QUANTITY = re.compile(r"\b\d[\d,.]*\s*(?:miles?|metric tons?|tons?|kilograms?|minerals|years?)\b", re.I)
-_LIST_WORDS = re.compile(r"\b(list|which (?:companies|orders|minerals)|what are the|name the|all the)\b", re.I)
+_LIST_WORDS = re.compile(
+    r"\b(list|summari[sz]e|what are the|name the|all the|which (?:\w+ )?(?:companies|orders|minerals|metals|banks|"
+    r"states|ones|sources|agencies|projects)|in which (?:\w+ )?companies)\b",
+    re.I,
+)
 _WORDS = re.compile(r"\w+")
 
+_PERSON = re.compile(
+    r"\b(?:Secretary|Director|Administrator|President|Chair(?:man|woman)?|chaired|executive director|"
+    r"[A-Z][a-z]+ [A-Z][a-z]+(?=,? (?:the )?(?:executive|secretary|director|chief)))", re.I
+)
+_MINERAL = re.compile(
+    r"\b(?:lithium|rare[- ]earths?|copper|zinc|lead|germanium|gallium|antimony|cobalt|nickel|uranium|boron|"
+    r"potash|phosphate|silver|gold|silicon|rhenium|graphite|neodymium|praseodymium|NdPr|coal)\b",
+    re.I,
+)
 _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+    (re.compile(r"\bwhich (?:\w+ )?(?:minerals|metals)\b|\bwhat (?:\w+ )?(?:minerals|metals)\b", re.I), _MINERAL),
+    (re.compile(r"^\s*(?:and\s+)?who\b", re.I), _PERSON),
     (re.compile(r"\b(what|which)\s+(stake|share|percent|percentage|portion)|\bhow big\b.*\bstake|\bpercent", re.I), _PERCENT),
-    (re.compile(r"\bhow (much|big|large)\b|\bwhat (amount|sum|price|value)\b|\bcost\b|\bworth\b|\bloan\b.*\bsize", re.I), _AMOUNT),
+    (re.compile(r"\bhow (much|big|large)\b|\bwhat (amount|sum|value)\b|\bprice\b|\bcost\b|\bworth\b", re.I), _AMOUNT),
     (re.compile(r"\bwhen\b|\bwhat (date|day|year|month)\b|\bwhich (date|day|year)\b", re.I), _DATE),
     (re.compile(r"\bhow (long|far)\b", re.I), _QUANTITY),
     (re.compile(r"\bhow many\b", re.I), _NUMBER),
@@ -45,6 +62,19 @@ class _Sentence:
     text: str
 
 
+_COMPANY_NAMES = re.compile(r"\b(?:Korea Zinc|Lithium Americas|MP Materials|Trilogy Metals|Ambler Metals)\b")
+
+
+def _typed(wanted: re.Pattern[str] | None, text: str) -> float:
+    """1.0 when the sentence holds what the question asks for (for minerals: two or more named)."""
+    if wanted is None:
+        return 1.0
+    if wanted is _MINERAL:
+        found = {m.group(0).lower() for m in _MINERAL.finditer(_COMPANY_NAMES.sub(" ", text))}
+        return min(1.0, len(found) / 2)
+    return 1.0 if wanted.search(text) else 0.0
+
+
 def expected_pattern(question: str) -> re.Pattern[str] | None:
     """What the question asks for: an amount, a percentage, a date or a quantity (None if open)."""
     for asks, pattern in _ANSWER_TYPES:
@@ -54,8 +84,12 @@ def expected_pattern(question: str) -> re.Pattern[str] | None:
 
 
 def _clean(text: str) -> str:
+    """Answer text: Markdown markers and list bullets dropped, whitespace collapsed."""
     text = re.sub(r"^#+\s*", "", text.strip())
-    return re.sub(r"\s+", " ", text)
+    text = re.sub(r"(?m)^\s*[-*+]\s+", "", text)
+    text = text.replace("**", "")
+    text = re.sub(r"\n+", "; ", text) if ":\n" in text else text
+    return re.sub(r"\s+", " ", text).replace(":;", ":")
 
 
 # Words that shape a question rather than name its subject; their absence from the corpus says nothing.
@@ -68,6 +102,35 @@ _GENERIC = frozenset(
 )
 
 
+_NAME = re.compile(r"\b[A-Z][a-z]{2,}\b")
+_AUX = r"(?:is|are|was|were|will|would|did|does|do|can|could|has|have|had|be|the|a|an|its|their|this|that)"
+_HEAD = re.compile(
+    rf"\b(?:which|what|how many|how much)\s+(?:{_AUX}\s+)*(?P<phrase>(?:[a-z][\w-]*\s+){{0,3}}?[a-z][\w-]*)"
+    rf"(?=\s+(?:of|on|in|for|to|from|at|by|with|did|does|do|will|would|is|are|was|were|came|has|have|can)\b|\s*\?)",
+)
+
+
+_QUESTION_OPENERS = frozenset("which what who whom whose when where why how and but the in on for is are was were did does".split())
+
+
+def _question_names(question: str) -> list[str]:
+    """Capitalised names in the question other than its first word and the glossary's terms."""
+    known = known_words()
+    return [
+        m.group(0)
+        for m in _NAME.finditer(question)
+        if m.start() > 0 and m.group(0).lower() not in known and m.group(0).lower() not in _QUESTION_OPENERS
+    ]
+
+
+def _asked_head(question: str) -> str | None:
+    """The noun a question asks for: 'city' in 'In which city will ...', 'rate' in 'What tariff rate came ...'."""
+    match = _HEAD.search(question.lower())
+    if not match:
+        return None
+    return match.group("phrase").split()[-1]
+
+
 @dataclass(frozen=True, slots=True)
 class Signals:
     """Why an answer was given or refused: kept for calibration and the evaluation report."""
@@ -75,6 +138,7 @@ class Signals:
     best_dense: float
     coverage: float
     missing_terms: tuple[str, ...]
+    reason: str = ""
 
 
 class ExtractiveAnswerer:
@@ -88,12 +152,16 @@ class ExtractiveAnswerer:
         settings: Settings,
         *,
         term_counts: Callable[[Sequence[str]], dict[str, int]] | None = None,
-        max_candidates: int = 24,
+        max_candidates: int = 32,
     ) -> None:
         self.embedder = embedder
         self.settings = settings
         self.term_counts = term_counts
         self.max_candidates = max_candidates
+        self.cutoff = 0.75  # a sentence scoring under this share of the best one is not worth stating
+        self.max_sentences = 4
+        self.doc_decay = 0.5
+        self.w_dense, self.w_lex, self.w_type, self.w_prior = 0.40, 0.30, 0.18, 0.35
         self.last_signals: Signals | None = None
 
     def answer(
@@ -111,7 +179,18 @@ class ExtractiveAnswerer:
         terms = self._terms(query)
         weights = self._idf(terms, sentences)
         lexical = [self._overlap(weights, s.text) for s in sentences]
-        prior = [1.0 / (1 + 0.15 * s.passage_index) for s in sentences]
+        for i in range(1, len(sentences)):
+            if sentences[i].passage_index == sentences[i - 1].passage_index:
+                joined = self._overlap(weights, sentences[i - 1].text + " " + sentences[i].text)
+                lexical[i] = max(lexical[i], 0.6 * joined)
+        doc_rank: dict[str, int] = {}
+        for p in passages:
+            doc_rank.setdefault(p.chunk.doc_id, len(doc_rank))
+        # Sentences from the best-ranked documents first: a passage's document matters more than its slot.
+        prior = [
+            1.0 / (1 + self.doc_decay * doc_rank[passages[s.passage_index].chunk.doc_id] + 0.1 * s.passage_index)
+            for s in sentences
+        ]
         rough = [0.7 * lex + 0.3 * pr for lex, pr in zip(lexical, prior, strict=True)]
         order = sorted(range(len(sentences)), key=lambda i: rough[i], reverse=True)[: self.max_candidates]
         qvec = np.asarray(query_vector if query_vector is not None else self.embedder.encode([query])[0])
@@ -121,23 +200,45 @@ class ExtractiveAnswerer:
         scores: dict[int, float] = {}
         dense_of: dict[int, float] = {}
         for rank, i in enumerate(order):
-            typed = 1.0 if wanted is None or wanted.search(sentences[i].text) else 0.0
-            scores[i] = 0.5 * float(dense[rank]) + 0.35 * lexical[i] + 0.10 * typed + 0.05 * prior[i]
+            typed = _typed(wanted, sentences[i].text)
+            scores[i] = self.w_dense * float(dense[rank]) + self.w_lex * lexical[i] + self.w_type * typed + self.w_prior * prior[i]
             dense_of[i] = float(dense[rank])
         evidence = " ".join(p.chunk.text for p in passages)
         signals = Signals(
             best_dense=max(dense_of.values()),
             coverage=self._coverage(weights, evidence),
-            missing_terms=self._missing(terms),
+            missing_terms=self._missing(question),
         )
         self.last_signals = signals
-        if (
-            signals.best_dense < self.settings.min_relevance
-            or signals.coverage < 0.5
-            or signals.missing_terms
-        ):
+        top_four = sorted(scores, key=scores.__getitem__, reverse=True)[:4]
+        # What the question asks for (an amount, a date...) must appear next to what it asks about.
+        untyped = wanted is not None and not any(
+            _typed(wanted, sentences[i].text) and lexical[i] >= 0.2 for i in top_four
+        )
+        reason = ""
+        if signals.best_dense < self.settings.min_relevance:
+            reason = "no passage is close enough to the question"
+        elif signals.coverage < 0.5:
+            reason = "the passages found miss most of the question's terms"
+        elif signals.missing_terms:
+            reason = f"the documents never mention {', '.join(signals.missing_terms)}"
+        elif untyped:
+            reason = "no passage states what the question asks for"
+        chosen: list[int] = []
+        if not reason:
+            chosen = self._select(question, sentences, scores, weights, vectors, order)
+            context = " ".join(
+                passages[pi].chunk.context + " " + passages[pi].chunk.text
+                for pi in {sentences[i].passage_index for i in chosen}
+            )
+            context_words = {w.lower() for w in _WORDS.findall(context)}
+            absent = [n for n in _question_names(question) if not _term_in(n.lower(), context_words, context)]
+            if absent:
+                # The evidence never mentions a place or company the question names: it is about something else.
+                reason = f"the passages found do not mention {', '.join(absent)}"
+        self.last_signals = dataclasses.replace(signals, reason=reason)
+        if reason:
             return self._refusal(query, passages)
-        chosen = self._select(question, sentences, scores, weights, vectors, order)
         return self._compose(query, passages, sentences, chosen)
 
     def stream(
@@ -155,13 +256,20 @@ class ExtractiveAnswerer:
         seen: set[str] = set()
         for pi, passage in enumerate(passages):
             text = passage.chunk.text
-            for start, end in split_units(text):
+            previous: tuple[int, int] | None = None
+            for start, end in evidence_units(text):
                 sentence = text[start:end]
                 key = _clean(sentence).lower()
                 if key in seen or len(_WORDS.findall(sentence)) < 5 or _is_heading(sentence):
                     continue
                 seen.add(key)
+                if _ANAPHOR.match(sentence) and previous is not None and not _is_heading(text[previous[0] : previous[1]]):
+                    # "It ..." or "Both metals ..." means little alone: quote it with the sentence before.
+                    start, sentence = previous[0], text[previous[0] : end]
+                    if out and out[-1].passage_index == pi and out[-1].start == start:
+                        out.pop()
                 out.append(_Sentence(pi, start, end, sentence))
+                previous = (start, end)
         return out
 
     @staticmethod
@@ -190,18 +298,30 @@ class ExtractiveAnswerer:
     @staticmethod
     def _coverage(weights: dict[str, float], text: str) -> float:
         """Weighted share of the query's distinctive terms present anywhere in the retrieved evidence."""
-        key = {t: w for t, w in weights.items() if len(t) > 3 or any(ch.isdigit() for ch in t)}
+        key = {
+            t: w for t, w in weights.items() if (len(t) > 3 or any(ch.isdigit() for ch in t)) and t not in _GENERIC
+        }
         total = sum(key.values())
         if not total:
             return 1.0
         words = {w.lower() for w in _WORDS.findall(text)}
         return sum(w for t, w in key.items() if _term_in(t, words, text)) / total
 
-    def _missing(self, terms: Sequence[str]) -> tuple[str, ...]:
-        """Distinctive question terms that occur nowhere in the corpus: the documents cannot answer them."""
+    def _missing(self, question: str) -> tuple[str, ...]:
+        """Names and asked-for nouns of the question that occur nowhere in the corpus.
+
+        Only two kinds of word count: capitalised names ("Albemarle") and the head of the phrase the question
+        asks for ("which city", "how many jobs", "what tariff rate"). A missing verb or adjective says little.
+        """
         if self.term_counts is None:
             return ()
-        candidates = [t for t in terms if len(t) > 3 and t.isalpha() and t not in _GENERIC]
+        known = known_words()
+        names = [m.group(0) for m in _NAME.finditer(question) if m.start() > 0]
+        head = _asked_head(question)
+        candidates = [w.lower() for w in [*names, *([head] if head else [])]]
+        candidates = [w for w in dict.fromkeys(candidates) if w not in known and w not in _GENERIC and len(w) > 2]
+        if not candidates:
+            return ()
         counts = self.term_counts(candidates)
         return tuple(t for t in candidates if counts.get(t, 1) == 0)
 
@@ -217,7 +337,7 @@ class ExtractiveAnswerer:
         """Greedy: each pick maximises its score plus the weight of query terms not yet covered."""
         listing = bool(_LIST_WORDS.search(question))
         budget = self.settings.answer_words * (2 if listing else 1)
-        max_sentences = 6 if listing else 4
+        max_sentences = 6 if listing else self.max_sentences
         position = {i: rank for rank, i in enumerate(order)}
         words_of = {i: {w.lower() for w in _WORDS.findall(sentences[i].text)} for i in scores}
         total_weight = sum(weights.values()) or 1.0
@@ -234,7 +354,7 @@ class ExtractiveAnswerer:
             best = max(remaining, key=gain)
             remaining.discard(best)
             new_terms = {t for t in weights if t not in covered and _term_in(t, words_of[best], sentences[best].text)}
-            if chosen and (scores[best] < top * 0.75 or not new_terms and scores[best] < top * 0.9):
+            if chosen and (scores[best] < top * self.cutoff or not new_terms and scores[best] < top * 0.9):
                 break
             n = len(_WORDS.findall(sentences[best].text))
             if chosen and used_words + n > budget:
@@ -277,10 +397,45 @@ class ExtractiveAnswerer:
         )
 
 
+_ANAPHOR = re.compile(r"^\W*(?:it|its|this|these|those|they|both|such|the two|that)\b", re.I)
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+
+
+def evidence_units(text: str) -> list[tuple[int, int]]:
+    """Sentences, with a sentence that ends in ':' joined to the list items that follow it."""
+    units = split_units(text)
+    merged: list[tuple[int, int]] = []
+    i = 0
+    while i < len(units):
+        start, end = units[i]
+        if text[start:end].rstrip("* ").endswith(":"):
+            j = i + 1
+            while j < len(units) and j - i <= 12 and _LIST_ITEM.match(text[units[j][0] : units[j][1]]):
+                end = units[j][1]
+                j += 1
+            merged.append((start, end))
+            i = j
+            continue
+        merged.append((start, end))
+        i += 1
+    return merged
+
+
 def _is_heading(text: str) -> bool:
     """Titles and headings end without a full stop; they name a topic but do not state a fact."""
     stripped = text.strip().strip("*_ ")
+    if ":\n" in stripped or ": \n" in stripped:  # a sentence introducing a list, merged with its items
+        return False
     return stripped.startswith("#") or not re.search(r"[.!?:;)\]\"']$", stripped)
+
+
+def _stem(word: str) -> str:
+    """A crude suffix stripper, enough to match 'added' with 'adds' and 'stake' with 'stakes'."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if word.endswith("e") and len(word) > 3 else word
 
 
 def _term_in(term: str, words: set[str], text: str) -> bool:
@@ -288,6 +443,5 @@ def _term_in(term: str, words: set[str], text: str) -> bool:
         return True
     if not term.isalnum():
         return term in text.lower()
-    # FTS5's porter stemming matches "stakes" to "stake"; a cheap prefix match approximates it here.
-    stem = term[:-1] if term.endswith("s") and len(term) > 4 else term
-    return any(w.startswith(stem) for w in words) if len(stem) >= 4 else False
+    stem = _stem(term)
+    return len(stem) >= 3 and any(_stem(w) == stem or (len(stem) >= 5 and w.startswith(stem)) for w in words)

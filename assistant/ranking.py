@@ -33,14 +33,14 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 def containment(a: frozenset[str], b: frozenset[str]) -> float:
-    """Share of the smaller set found in the larger: catches a passage contained in another."""
+    """Share of ``a``'s words found in ``b``: near 1 when ``a`` adds nothing to ``b``."""
     if not a or not b:
         return 0.0
-    return len(a & b) / min(len(a), len(b))
+    return len(a & b) / len(a)
 
 
 def collapse_near_duplicates(items: Sequence[T], text: Callable[[T], str], *, threshold: float = 0.85) -> list[T]:
-    """Keep the first (best-ranked) of any group of items whose words mostly coincide."""
+    """Drop an item whose words are almost all in a better-ranked item already kept (it adds nothing)."""
     kept: list[T] = []
     kept_words: list[frozenset[str]] = []
     for item in items:

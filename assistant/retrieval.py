@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from assistant.glossary import expand_query
 from assistant.ranking import collapse_near_duplicates, diversify, fuse_rankings
 from policyqa.types import Filters, Passage
 
@@ -45,17 +46,32 @@ class Retriever:
         *,
         k: int | None = None,
         query_vector: Sequence[float] | None = None,
+        prefer_docs: Sequence[str] = (),
     ) -> list[Passage]:
-        """The ``k`` best passages for ``query``: fused, near-duplicates collapsed, one document not hogging."""
+        """The ``k`` best passages for ``query``: fused, near-duplicates collapsed, one document not hogging.
+
+        ``prefer_docs`` (the documents a conversation has been citing) adds a third ranking, searched within
+        those documents only, so a follow-up finds the passage in the document it is about.
+        """
         k = k or self.settings.retrieval_k
         n = self.settings.candidate_k
         vector = query_vector if query_vector is not None else self.embedder.encode([query])[0]
         self.last_query_vector = vector
         dense = self.store.dense_search(vector, n, filters)
-        lexical = self.store.lexical_search(query, n, filters)
+        lexical = self.store.lexical_search(expand_query(query), n, filters)
         dense_ids = [cid for cid, _ in dense]
         lexical_ids = [cid for cid, _ in lexical]
-        fused = fuse_rankings([dense_ids, lexical_ids], k=self.settings.rrf_k)
+        rankings = [dense_ids, lexical_ids]
+        if prefer_docs:
+            within = Filters(
+                doc_types=filters.doc_types if filters else (),
+                date_from=filters.date_from if filters else None,
+                date_to=filters.date_to if filters else None,
+                doc_ids=tuple(prefer_docs),
+            )
+            rankings.append([cid for cid, _ in self.store.dense_search(vector, n, within)])
+            rankings.append([cid for cid, _ in self.store.lexical_search(expand_query(query), n, within)])
+        fused = fuse_rankings(rankings, k=self.settings.rrf_k)
         chunks = self.store.get_chunks(list(fused))
         dense_rank = {cid: i for i, cid in enumerate(dense_ids, start=1)}
         dense_score = dict(dense)

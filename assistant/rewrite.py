@@ -44,6 +44,12 @@ _STOP = _QUESTION_WORDS | frozenset(
 )
 
 
+_GENERIC_NAMES = frozenset(
+    {"u.s", "us", "the", "department", "government", "president", "the department", "united states", "america"}
+    | set("january february march april may june july august september october november december".split())
+)
+
+
 def entities(text: str) -> list[str]:
     """Named things in ``text`` (companies, agencies, places, order numbers), first occurrence order."""
     found: list[str] = []
@@ -52,7 +58,7 @@ def entities(text: str) -> list[str]:
         first = name.split()[0].lower()
         if first in _QUESTION_WORDS:
             name = " ".join(name.split()[1:])
-        if not name or name.lower() in _QUESTION_WORDS or name in found:
+        if not name or name.lower() in _QUESTION_WORDS or name.lower() in _GENERIC_NAMES or name in found:
             continue
         found.append(name)
     return found
@@ -91,10 +97,20 @@ class RuleRewriter:
                 main = previous_entities[0]
                 return previous.replace(main, subject, 1)
             return f"{previous} {subject}"
-        own = {e.lower() for e in entities(question)}
-        carried = [e for e in previous_entities if e.lower() not in own and e.lower() not in question.lower()]
+        # The chain's subject persists through the standalone queries; the topic comes from the last
+        # question as asked, and the names the last answer gave ("the Ambler Road") are what "it" means.
+        answer_entities = [e for e in entities(history[-1].answer.text) if e not in previous_entities][:2]
+        carried: list[str] = []
+        for e in [*previous_entities, *answer_entities]:
+            key = e.lower().removesuffix("'s")
+            if key in question.lower() or key in _GENERIC_NAMES or any(key in c.lower() for c in carried):
+                continue
+            carried.append(e.removesuffix("'s"))
         extra = " ".join(carried)
         if len(content_words(question)) <= 2:
-            topic = [w for w in content_words(previous) if w not in " ".join(carried) and w.lower() not in question.lower()]
+            topic = [
+                w for w in content_words(history[-1].question)
+                if w not in extra and w.lower() not in question.lower()
+            ]
             extra = " ".join([*carried, *topic])
         return f"{question} {extra}".strip() if extra else question
