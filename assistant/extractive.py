@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.glossary import known_words
+from assistant.glossary import known_words, synonyms
 from assistant.ranking import jaccard, word_set
 from ingest.chunking import split_units
 from policyqa.store.catalog import fts_query
@@ -439,9 +439,17 @@ def _stem(word: str) -> str:
 
 
 def _term_in(term: str, words: set[str], text: str) -> bool:
+    """Whether ``text`` (with its lower-cased ``words``) holds the term, a stem variant or a glossary synonym."""
+    if _plain_term_in(term, words, text):
+        return True
+    others = [s for s in synonyms(term) if s.lower() != term]
+    return bool(others) and any(s.lower() in text.lower() for s in others)
+
+
+def _plain_term_in(term: str, words: set[str], text: str) -> bool:
     if term in words:
         return True
     if not term.isalnum():
         return term in text.lower()
     stem = _stem(term)
-    return len(stem) >= 3 and any(_stem(w) == stem or (len(stem) >= 5 and w.startswith(stem)) for w in words)
+    return len(stem) >= 3 and any(_stem(w) == stem or (len(stem) >= 4 and w.startswith(stem)) for w in words)

@@ -160,5 +160,113 @@ def check(repair: bool) -> None:
         sys.exit(1)
 
 
+def _filters(doc_type: tuple[str, ...], since: str | None, until: str | None, doc: tuple[str, ...]) -> Any:
+    from policyqa.types import DocType, Filters
+
+    return Filters(
+        doc_types=tuple(DocType.parse(t) for t in doc_type), date_from=since, date_to=until, doc_ids=tuple(doc)
+    )
+
+
+def _filter_options(f: F) -> F:
+    f = click.option("--type", "doc_type", multiple=True, help="Only these document types (article, filing, policy, other).")(f)
+    f = click.option("--since", help="Only documents published on or after this date (YYYY-MM-DD).")(f)
+    f = click.option("--until", help="Only documents published on or before this date (YYYY-MM-DD).")(f)
+    f = click.option("--doc", multiple=True, help="Only this document (doc_id); repeatable.")(f)
+    return f
+
+
+def _print_answer(answer: Any, *, show_query: bool) -> None:
+    from assistant.render import answer_text
+
+    if show_query:
+        click.secho(f"(searched for: {answer.query})", dim=True)
+    click.echo(answer_text(answer))
+
+
+@main.command()
+@click.argument("question")
+@_filter_options
+@click.option("--json", "as_json", is_flag=True, help="Print the answer, citations and timings as JSON.")
+def ask(question: str, doc_type: tuple[str, ...], since: str | None, until: str | None, doc: tuple[str, ...], as_json: bool) -> None:
+    """Answer one question from the ingested documents, with numbered sources."""
+    from assistant import Assistant
+
+    answer = Assistant(_settings()).ask(question, filters=_filters(doc_type, since, until, doc))
+    if as_json:
+        import json
+
+        click.echo(json.dumps(_answer_dict(answer), indent=2))
+        return
+    _print_answer(answer, show_query=False)
+
+
+def _answer_dict(answer: Any) -> dict[str, Any]:
+    return {
+        "answer": answer.text,
+        "answerable": answer.answerable,
+        "query": answer.query,
+        "backend": answer.backend,
+        "notice": answer.notice,
+        "citations": [
+            {
+                "number": c.number, "doc_id": c.chunk.doc_id, "title": c.chunk.title, "doc_type": c.chunk.doc_type.value,
+                "date": c.chunk.published, "page": c.chunk.page, "source": c.chunk.source, "quote": c.quote,
+                "span": [c.chunk.start, c.chunk.end], "score": c.passage.score,
+            }
+            for c in answer.citations
+        ],
+        "timings": answer.timings,
+    }
+
+
+@main.command()
+@_filter_options
+def chat(doc_type: tuple[str, ...], since: str | None, until: str | None, doc: tuple[str, ...]) -> None:
+    """A conversation in the terminal: follow-up questions see the earlier turns. Empty line or Ctrl-D ends it."""
+    from assistant import Assistant, Conversation
+
+    conversation = Conversation(Assistant(_settings()))
+    filters = _filters(doc_type, since, until, doc)
+    click.echo("Ask a question (empty line to quit, /new for a new conversation).")
+    while True:
+        try:
+            question = click.prompt("you", default="", show_default=False, prompt_suffix="> ")
+        except (EOFError, click.Abort):
+            break
+        if not question.strip():
+            break
+        if question.strip() == "/new":
+            conversation.reset()
+            click.echo("(new conversation)")
+            continue
+        answer = conversation.ask(question, filters)
+        _print_answer(answer, show_query=answer.query != question.strip())
+        click.echo("")
+
+
+@main.command(name="eval")
+@click.argument("question_set", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the full report as JSON here.")
+def eval_command(question_set: str | None, json_path: str | None) -> None:
+    """Score answers on a question set (default: tests/eval/questions.yaml) against the ingested corpus."""
+    from pathlib import Path
+
+    from assistant import Assistant
+    from assistant.evalset import load_question_set
+    from assistant.evaluation import evaluate
+
+    path = Path(question_set) if question_set else Path("tests/eval/questions.yaml")
+    qs = load_question_set(path)
+    assistant = Assistant(_settings())
+    report = evaluate(qs, assistant.ask, retrieved=lambda a: a.passages)
+    click.echo(report.table())
+    if json_path:
+        import json
+
+        Path(json_path).write_text(json.dumps(report.as_dict(), indent=2))
+        click.echo(f"report written to {json_path}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
