@@ -79,16 +79,29 @@ class Assistant:
         self.rewriter: QueryRewriter = rewriter or RuleRewriter()
         self.answerer: Answerer = answerer or ExtractiveAnswerer(embedder, settings, term_counts=store.term_counts)
 
-    def ask(self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
+        *,
+        query: str | None = None,
+    ) -> Answer:
+        """Answer ``question`` given the conversation so far; ``query`` overrides the rewritten search query."""
         result: Answer | None = None
-        for event in self.stream(question, history, filters):
+        for event in self.stream(question, history, filters, query=query):
             if isinstance(event, Answer):
                 result = event
         assert result is not None
         return result
 
     def stream(
-        self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
+        *,
+        query: str | None = None,
     ) -> Iterator[str | Answer]:
         """Yields text pieces of the answer, then the complete ``Answer`` (with citations) last."""
         started = time.perf_counter()
@@ -98,7 +111,7 @@ class Assistant:
                 text="Please type a question.", citations=(), answerable=False, query="", backend=self.answerer.name
             )
             return
-        query = self.rewriter.rewrite(text, history)
+        query = clean_question(query)[0] if query and query.strip() else self.rewriter.rewrite(text, history)
         rewritten = time.perf_counter()
         vector = self.embedder.encode([query])[0]
         prefer = _recent_docs(history) if query != text else ()
@@ -137,13 +150,15 @@ class Conversation:
         self.assistant = assistant
         self.turns: list[Turn] = []
 
-    def ask(self, question: str, filters: Filters | None = None) -> Answer:
-        answer = self.assistant.ask(question, self.turns, filters)
+    def ask(self, question: str, filters: Filters | None = None, *, query: str | None = None) -> Answer:
+        answer = self.assistant.ask(question, self.turns, filters, query=query)
         self.turns.append(Turn(question, answer))
         return answer
 
-    def stream(self, question: str, filters: Filters | None = None) -> Iterator[str | Answer]:
-        for event in self.assistant.stream(question, self.turns, filters):
+    def stream(
+        self, question: str, filters: Filters | None = None, *, query: str | None = None
+    ) -> Iterator[str | Answer]:
+        for event in self.assistant.stream(question, self.turns, filters, query=query):
             if isinstance(event, Answer):
                 self.turns.append(Turn(question, event))
             yield event

@@ -30,7 +30,8 @@ def answer_markdown(answer: Answer) -> str:
 
 def location(chunk: StoredChunk) -> str:
     """'Title, p. 3' or 'Title, Section > Subsection' for a citation line."""
-    where = f"p. {chunk.page}" if chunk.page is not None else " > ".join(chunk.headings[1:] or chunk.headings[:1])
+    headings = [h for h in chunk.headings if h.strip().lower() != chunk.title.strip().lower()]
+    where = f"p. {chunk.page}" if chunk.page is not None else " > ".join(headings)
     return f"{chunk.title}, {where}" if where else chunk.title
 
 

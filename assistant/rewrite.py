@@ -55,6 +55,9 @@ def entities(text: str) -> list[str]:
     found: list[str] = []
     for match in _ENTITY.finditer(text):
         name = match.group(0).strip(" .,'")
+        sentence_start = match.start() == 0 or bool(re.search(r"[.!?:]\s+$|^\W+$", text[max(0, match.start() - 3) : match.start()]))
+        if sentence_start and " " not in name and name[1:].islower() and not any(c.isdigit() for c in name):
+            continue  # "Under the agreement..." : a capital only because a sentence starts there
         first = name.split()[0].lower()
         if first in _QUESTION_WORDS:
             name = " ".join(name.split()[1:])
@@ -92,7 +95,7 @@ class RuleRewriter:
         previous_entities = entities(previous)
         swap = _WHAT_ABOUT.match(question) or _AND_ONLY.match(question)
         if swap:
-            subject = swap.group("subject").strip()
+            subject = swap.group("subject").strip().rstrip("?").rstrip()  # _AND_ONLY's \S+ takes the "?" along
             if previous_entities:
                 main = previous_entities[0]
                 return previous.replace(main, subject, 1)
