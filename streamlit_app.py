@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,7 +95,8 @@ def upload_panel(assistant: Assistant) -> None:
         type=["pdf", "html", "htm", "md", "markdown", "txt"],
         accept_multiple_files=True,
         key=f"uploader-{st.session_state.get('upload_round', 0)}",
-        help=f"Up to {settings.max_upload_mb:g} MB per file.",
+        max_upload_size=max(1, math.ceil(settings.max_upload_mb)),
+        help=f"Up to {settings.max_upload_mb:g} MB per file (POLICYQA_MAX_UPLOAD_MB).",
     )
     if files and st.button("Add to the corpus", type="primary"):
         saved: list[Path] = []

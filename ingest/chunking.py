@@ -55,6 +55,9 @@ def _is_abbreviation(text: str, floor: int, dot: int) -> bool:
     word = text[word_start:dot].lower().lstrip("(\"'")
     if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
         return True
+    # "1." opening a unit is a list marker, not a sentence of its own.
+    if word.isdigit() and not text[floor:word_start].strip():
+        return True
     # "U.S." and similar dotted initialisms.
     return bool(re.fullmatch(r"(?:[a-z]\.)+[a-z]", word))
 
@@ -134,8 +137,10 @@ class Chunker:
             yield units[i].start, units[j - 1].end
             if j >= len(units):
                 return
+            # Carry only what still leaves room for the next unit, so every chunk adds new text.
             back, carried = j, 0
-            while back - 1 > i and carried + units[back - 1].tokens <= self.overlap_tokens:
+            room = min(self.overlap_tokens, self.budget - units[j].tokens)
+            while back - 1 > i and carried + units[back - 1].tokens <= room:
                 back -= 1
                 carried += units[back].tokens
             i = back

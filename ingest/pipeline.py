@@ -80,16 +80,27 @@ class _Batcher:
             for meta, _ in waiting:
                 self.failed[meta.doc_id] = f"{Path(meta.source).name}: embedding failed: {exc}"
             return
+        begun: list[tuple[DocumentMeta, list[Chunk]]] = []
+        rows: list[int] = []
         offset = 0
         for meta, chunks in waiting:
             try:
                 self.store.begin_document(meta)
-                if chunks and vectors is not None:
-                    self.store.add_chunks(meta, chunks, vectors[offset : offset + len(chunks)])
-                self.store.finish_document(meta.doc_id, len(chunks))
+                begun.append((meta, chunks))
+                rows.extend(range(offset, offset + len(chunks)))
             except PolicyQAError as exc:
                 self.failed[meta.doc_id] = f"{Path(meta.source).name}: {exc}"
             offset += len(chunks)
+        try:
+            # One write for all the queued documents: a store call per small document costs more than its embedding.
+            if rows and vectors is not None:
+                self.store.add_documents(begun, vectors if len(rows) == len(vectors) else vectors[rows])
+        except PolicyQAError as exc:
+            for meta, _ in begun:
+                self.failed[meta.doc_id] = f"{Path(meta.source).name}: {exc}"
+            begun = []
+        for meta, chunks in begun:
+            self.store.finish_document(meta.doc_id, len(chunks))
         self.progress.chunks(len(texts))
 
     def _write(self, meta: DocumentMeta, chunks: Sequence[Chunk]) -> None:
@@ -146,7 +157,7 @@ def ingest_paths(
     started = time.perf_counter()
     found = discover(paths)
     outcomes: list[FileOutcome] = [FileOutcome(p, Outcome.FAILED, message=f"{p}: no such file or folder") for p in found.missing]
-    outcomes += [FileOutcome(p, Outcome.SKIPPED, message=reason) for p, reason in found.skipped]
+    outcomes += [FileOutcome(p, Outcome.SKIPPED, message=f"{Path(p).name}: {reason}") for p, reason in found.skipped]
     own_store = store is None
     store = store or open_store(settings)
     reporter = _Reporter(on_progress, len(found.files))
@@ -184,6 +195,7 @@ class _Worker:
         self._batcher: _Batcher | None = None
         self._chunker: Chunker | None = None
         self._queued: list[FileOutcome] = []
+        self._claimed: dict[str, str] = {}  # doc_id -> source, for documents of this run not yet written
 
     @property
     def batcher(self) -> _Batcher:
@@ -217,7 +229,8 @@ class _Worker:
             doc = load_document(path, content_hash=content_hash, max_pdf_pages=self.settings.max_pdf_pages)
             if not doc.sections or not doc.text.strip():
                 reason = "; ".join(doc.warnings) or "no text"
-                return FileOutcome(source, Outcome.SKIPPED, message=f"{path.name}: {reason}")
+                message = reason if reason.startswith(path.name) else f"{path.name}: {reason}"
+                return FileOutcome(source, Outcome.SKIPPED, message=message)
             doc = self._unique_id(doc)
             batcher = self.batcher
             assert self._chunker is not None
@@ -228,7 +241,8 @@ class _Worker:
             outcome = Outcome.UPDATED if previous else Outcome.ADDED
             return FileOutcome(source, outcome, doc.meta.doc_id, count, "; ".join(doc.warnings))
         except PolicyQAError as exc:
-            return FileOutcome(source, Outcome.FAILED, message=str(exc))
+            message = str(exc) if path.name in str(exc) else f"{path.name}: {exc}"  # store errors name no file
+            return FileOutcome(source, Outcome.FAILED, message=message)
         except OSError as exc:
             return FileOutcome(source, Outcome.FAILED, message=f"{path.name}: {exc.strerror or exc}")
         except Exception as exc:  # one bad file never stops the others
@@ -237,12 +251,16 @@ class _Worker:
 
     def _unique_id(self, doc: LoadedDocument) -> LoadedDocument:
         """Two files with the same name in different folders must not overwrite each other."""
-        existing = self.store.document(doc.meta.doc_id)
-        if existing is None or existing.meta.source == doc.meta.source:
-            return doc
-        suffix = hashlib.sha1(doc.meta.source.encode()).hexdigest()[:6]
-        meta = dataclasses.replace(doc.meta, doc_id=f"{doc.meta.doc_id}-{suffix}")
-        return dataclasses.replace(doc, meta=meta)
+        # The registry alone is not enough: a same-named file earlier in this run may still be queued.
+        owner = self._claimed.get(doc.meta.doc_id)
+        if owner is None:
+            existing = self.store.document(doc.meta.doc_id)
+            owner = existing.meta.source if existing is not None else None
+        if owner is not None and owner != doc.meta.source:
+            suffix = hashlib.sha1(doc.meta.source.encode()).hexdigest()[:6]
+            doc = dataclasses.replace(doc, meta=dataclasses.replace(doc.meta, doc_id=f"{doc.meta.doc_id}-{suffix}"))
+        self._claimed[doc.meta.doc_id] = doc.meta.source
+        return doc
 
     def finish(self) -> dict[str, str]:
         """Write what is still queued; returns the documents whose queued write failed."""
