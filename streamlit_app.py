@@ -18,6 +18,7 @@ from assistant.render import (
     location,
     passage_html,
     quotes_for,
+    support_line,
     unique_citations,
 )
 from ingest.pipeline import ingest_paths
@@ -56,10 +57,15 @@ def sidebar(assistant: Assistant) -> tuple[str, Filters]:
         c2.metric("Chunks", stats.chunks)
         st.caption(f"Last ingest: {last} UTC")
         filters = filter_controls(assistant)
+        backends = list(assistant.backends)
         st.selectbox(
             "Answer mode",
-            ["Offline (extractive, cited sentences)"],
-            help="Answers are sentences quoted from the documents, each cited. LLM backends appear here when configured.",
+            backends,
+            index=backends.index(assistant.default_backend),
+            format_func=lambda b: "Offline: cited sentences from the documents" if b == "offline" else f"Language model: {b}",
+            key="backend",
+            help="The offline mode quotes the documents. A language model (POLICYQA_LLM) writes prose; "
+            "every sentence it writes is checked against the passage it cites.",
         )
         upload_panel(assistant)
     return view, filters
@@ -189,13 +195,15 @@ def chat_view(assistant: Assistant, filters: Filters) -> None:
         with st.chat_message("user"):
             st.markdown(escape_markdown(question))
         with st.chat_message("assistant"):
-            st.write_stream(stream_text(convo, question, filters, query))
+            st.write_stream(stream_text(convo, question, filters, query, st.session_state.get("backend")))
         st.rerun()
 
 
-def stream_text(convo: Conversation, question: str, filters: Filters, query: str | None) -> Iterator[str]:
+def stream_text(
+    convo: Conversation, question: str, filters: Filters, query: str | None, backend: str | None
+) -> Iterator[str]:
     try:
-        for event in convo.stream(question, filters, query=query):
+        for event in convo.stream(question, filters, query=query, backend=backend):
             if isinstance(event, str):
                 yield escape_markdown(event)
     except PolicyQAError as exc:
@@ -226,6 +234,8 @@ def render_turn(assistant: Assistant, index: int, turn: Turn) -> None:
             st.info(escape_markdown(answer.notice))
         seconds = answer.timings.get("total_s")
         meta = [f"answered by {answer.backend}"] + ([f"{seconds:.2f} s"] if seconds is not None else [])
+        if support_line(answer):
+            meta.append(str(support_line(answer)))
         st.caption(" · ".join(meta))
         if answer.answerable:
             render_sources(answer, index)

@@ -76,8 +76,29 @@ class Assistant:
         self.store = store
         self.embedder = embedder
         self.retriever = Retriever(store, embedder, settings, reranker=reranker)
-        self.rewriter: QueryRewriter = rewriter or RuleRewriter()
-        self.answerer: Answerer = answerer or ExtractiveAnswerer(embedder, settings, term_counts=store.term_counts)
+        offline = ExtractiveAnswerer(embedder, settings, term_counts=store.term_counts)
+        rules = RuleRewriter()
+        # Answer backends by name: the offline answerer always, plus the configured LLM.
+        self.backends: dict[str, tuple[QueryRewriter, Answerer]] = {"offline": (rules, offline)}
+        if answerer is None and settings.llm:
+            from assistant.llm import LLMAnswerer, LLMRewriter, make_chat_model
+
+            model = make_chat_model(settings)
+            llm = LLMAnswerer(model, embedder, settings, fallback=offline, name=settings.llm)
+            self.backends[llm.name] = (LLMRewriter(model, timeout_s=settings.llm_timeout_s, fallback=rules), llm)
+        elif answerer is not None:
+            self.backends[answerer.name] = (rewriter or rules, answerer)
+        if rewriter is not None:
+            self.backends = {name: (rewriter, a) for name, (_, a) in self.backends.items()}
+        self.default_backend = answerer.name if answerer is not None else (settings.llm or "offline")
+
+    @property
+    def answerer(self) -> Answerer:
+        return self.backends[self.default_backend][1]
+
+    @property
+    def rewriter(self) -> QueryRewriter:
+        return self.backends[self.default_backend][0]
 
     def ask(
         self,
@@ -86,10 +107,11 @@ class Assistant:
         filters: Filters | None = None,
         *,
         query: str | None = None,
+        backend: str | None = None,
     ) -> Answer:
         """Answer ``question`` given the conversation so far; ``query`` overrides the rewritten search query."""
         result: Answer | None = None
-        for event in self.stream(question, history, filters, query=query):
+        for event in self.stream(question, history, filters, query=query, backend=backend):
             if isinstance(event, Answer):
                 result = event
         assert result is not None
@@ -102,23 +124,28 @@ class Assistant:
         filters: Filters | None = None,
         *,
         query: str | None = None,
+        backend: str | None = None,
     ) -> Iterator[str | Answer]:
-        """Yields text pieces of the answer, then the complete ``Answer`` (with citations) last."""
+        """Yields text pieces of the answer, then the complete ``Answer`` (with citations) last.
+
+        ``backend`` names one of ``self.backends`` (default: the configured LLM, else "offline").
+        """
+        rewriter, answerer = self.backends[backend or self.default_backend]
         started = time.perf_counter()
         text, notice = clean_question(question)
         if not text:
             yield Answer(
-                text="Please type a question.", citations=(), answerable=False, query="", backend=self.answerer.name
+                text="Please type a question.", citations=(), answerable=False, query="", backend=answerer.name
             )
             return
-        query = clean_question(query)[0] if query and query.strip() else self.rewriter.rewrite(text, history)
+        query = clean_question(query)[0] if query and query.strip() else rewriter.rewrite(text, history)
         rewritten = time.perf_counter()
         vector = self.embedder.encode([query])[0]
         prefer = _recent_docs(history) if query != text else ()
         passages = self.retriever.search(query, filters, query_vector=vector, prefer_docs=prefer)
         retrieved = time.perf_counter()
         answer: Answer | None = None
-        for event in self.answerer.stream(text, query, passages, query_vector=vector):
+        for event in answerer.stream(text, query, passages, query_vector=vector):
             if isinstance(event, Answer):
                 answer = event
             else:
@@ -150,15 +177,17 @@ class Conversation:
         self.assistant = assistant
         self.turns: list[Turn] = []
 
-    def ask(self, question: str, filters: Filters | None = None, *, query: str | None = None) -> Answer:
-        answer = self.assistant.ask(question, self.turns, filters, query=query)
+    def ask(
+        self, question: str, filters: Filters | None = None, *, query: str | None = None, backend: str | None = None
+    ) -> Answer:
+        answer = self.assistant.ask(question, self.turns, filters, query=query, backend=backend)
         self.turns.append(Turn(question, answer))
         return answer
 
     def stream(
-        self, question: str, filters: Filters | None = None, *, query: str | None = None
+        self, question: str, filters: Filters | None = None, *, query: str | None = None, backend: str | None = None
     ) -> Iterator[str | Answer]:
-        for event in self.assistant.stream(question, self.turns, filters, query=query):
+        for event in self.assistant.stream(question, self.turns, filters, query=query, backend=backend):
             if isinstance(event, Answer):
                 self.turns.append(Turn(question, event))
             yield event

@@ -174,7 +174,8 @@ class ExtractiveAnswerer:
     ) -> Answer:
         sentences = self._sentences(passages)
         if not sentences:
-            self.last_signals = Signals(0.0, 0.0, ())
+            reason = "the passages found hold no full sentence to quote" if passages else "no passage was found"
+            self.last_signals = Signals(0.0, 0.0, (), reason=reason)
             return self._refusal(query, passages)
         terms = self._terms(query)
         weights = self._idf(terms, sentences)

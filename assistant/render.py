@@ -20,12 +20,31 @@ def escape_markdown(text: str) -> str:
 
 
 def answer_markdown(answer: Answer) -> str:
-    """The answer text, escaped, with its ``[n]`` markers kept as visible markers."""
-    parts = _MARKER.split(answer.text)
+    """The answer text, escaped, with ``[n]`` markers visible and unverified sentences flagged."""
+    text = flag_unsupported(answer, "\u26a0\ufe0f *unverified:* ", "")
+    parts = _MARKER.split(text)
     out: list[str] = []
     for i, part in enumerate(parts):
-        out.append(f"**[{part}]**" if i % 2 else escape_markdown(part))
-    return "".join(out)
+        out.append(f"**[{part}]**" if i % 2 else escape_markdown(part).replace("\\u26a0", "\u26a0"))
+    return "".join(out).replace("\\*unverified\\:\\*", "*unverified:*")
+
+
+def flag_unsupported(answer: Answer, before: str, after: str) -> str:
+    """The answer text with each sentence the grounding check did not support wrapped in markers."""
+    text = answer.text
+    if answer.support is None:
+        return text
+    for sentence in answer.support.flagged:
+        text = text.replace(sentence, f"{before}{sentence}{after}", 1)
+    return text
+
+
+def support_line(answer: Answer) -> str | None:
+    """'Checked: 3 supported, 1 unsupported, 0 uncited' for answers written by a language model."""
+    if answer.support is None:
+        return None
+    r = answer.support
+    return f"Checked against the sources: {r.supported} supported, {r.unsupported} unsupported, {r.uncited} uncited"
 
 
 def location(chunk: StoredChunk) -> str:
@@ -70,9 +89,11 @@ def source_line(number: int, chunk: StoredChunk) -> str:
 
 def answer_text(answer: Answer) -> str:
     """Plain text for the terminal: the answer, any notice, then the numbered sources."""
-    lines = [answer.text]
+    lines = [flag_unsupported(answer, "[UNVERIFIED: ", "]")]
     if answer.notice:
         lines.append(f"note: {answer.notice}")
+    if support_line(answer):
+        lines.append(str(support_line(answer)))
     if answer.citations:
         lines.append("")
         lines.append("Sources:")

@@ -33,6 +33,8 @@ class _Group(click.Group):
 @click.option("--collection", help="Chroma collection name [env POLICYQA_COLLECTION].")
 @click.option("--chroma-url", help="Chroma server URL; unset = embedded store [env POLICYQA_CHROMA_URL].")
 @click.option("--model", "embedding_model", help="Embedding model name or path [env POLICYQA_EMBEDDING_MODEL].")
+@click.option("--llm", help="Answer with 'ollama:MODEL' or 'openai:MODEL' [env POLICYQA_LLM]; unset = offline.")
+@click.option("--llm-base-url", help="Base URL of the LLM server [env POLICYQA_LLM_BASE_URL].")
 @click.option("-v", "--verbose", is_flag=True, help="Log what happens.")
 @click.version_option(package_name="policyqa")
 @click.pass_context
@@ -182,6 +184,7 @@ def _print_answer(answer: Any, *, show_query: bool) -> None:
     if show_query:
         click.secho(f"(searched for: {answer.query})", dim=True)
     click.echo(answer_text(answer))
+    click.secho(f"(answered by {answer.backend})", dim=True)
 
 
 @main.command()

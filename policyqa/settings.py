@@ -54,10 +54,18 @@ class Settings(BaseSettings):
 
     llm: str | None = Field(default=None, description="'ollama:MODEL' or 'openai:MODEL'; unset = offline answers.")
     llm_base_url: str | None = Field(default=None, description="Base URL of the LLM server.")
+    llm_api_key: str | None = Field(
+        default=None, repr=False, description="API key for an OpenAI-compatible server (else OPENAI_API_KEY)."
+    )
     llm_timeout_s: float = Field(default=60.0, gt=0, description="Seconds before an LLM call is abandoned.")
     max_upload_mb: float = Field(default=50.0, gt=0, description="Largest file the UI accepts.")
+    fetch_user_agent: str = Field(
+        default="policyqa/0.1 (set POLICYQA_FETCH_USER_AGENT to include a contact email)",
+        min_length=1,
+        description="User-Agent of `policyqa fetch`; SEC EDGAR refuses requests whose User-Agent has no contact address.",
+    )
 
-    @field_validator("chroma_url", "llm", "llm_base_url", "reranker_model", mode="before")
+    @field_validator("chroma_url", "llm", "llm_base_url", "llm_api_key", "reranker_model", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
