@@ -271,5 +271,49 @@ def eval_command(question_set: str | None, json_path: str | None) -> None:
         click.echo(f"report written to {json_path}")
 
 
+@main.command()
+@click.option(
+    "--sources", "sources_file", type=click.Path(dir_okay=False), default="corpus/sources.yaml", show_default=True,
+    help="YAML file with a `documents:` list of {url, title, doc_type, published, publisher}.",
+)
+@click.option("--dest", type=click.Path(file_okay=False), help="Download folder [default: STORE_DIR/fetched].")
+@click.option("--ingest", "then_ingest", is_flag=True, help="Ingest the download folder afterwards.")
+@click.option("--user-agent", help="User-Agent header; include a contact email [env POLICYQA_FETCH_USER_AGENT].")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
+              help="Seconds to wait for a connection or a read.")
+@click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Retries after connection errors, timeouts, 429 and 5xx.")
+@click.option("--backoff", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Seconds before the first retry; doubled for each further one.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.pass_context
+def fetch(
+    ctx: click.Context, sources_file: str, dest: str | None, then_ingest: bool, user_agent: str | None,
+    timeout: float, retries: int, backoff: float, quiet: bool,
+) -> None:
+    """Download the public documents listed in a sources file, with metadata sidecars; unchanged ones are skipped."""
+    from pathlib import Path
+
+    from ingest.fetch import fetch_sources
+
+    settings = _settings()
+    folder = Path(dest) if dest else settings.store_dir / "fetched"
+    with _progress_bars(not quiet and sys.stderr.isatty()) as progress:
+        report = fetch_sources(
+            Path(sources_file), folder, user_agent=user_agent or settings.fetch_user_agent, timeout=timeout,
+            retries=retries, backoff_s=backoff, max_mb=settings.max_file_mb, on_progress=progress,
+        )
+    colors = {"downloaded": "green", "failed": "red"}
+    for o in report.outcomes:
+        name = Path(o.path).name if o.path else o.url
+        detail = o.message if o.status == "failed" else f"{name}{f' ({o.message})' if o.message else ''}"
+        click.secho(f"{o.status:10} {detail}", fg=colors.get(o.status), err=o.status == "failed")
+    click.echo(f"{report.summary()}; files in {folder}")
+    if then_ingest:
+        ctx.invoke(ingest, paths=(str(folder),), quiet=quiet)  # exits 1 itself when ingest fails
+    if not report.ok:
+        sys.exit(1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

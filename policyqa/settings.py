@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     fetch_user_agent: str = Field(
         default="policyqa/0.1 (set POLICYQA_FETCH_USER_AGENT to include a contact email)",
         min_length=1,
-        description="User-Agent of `policyqa fetch`; SEC EDGAR refuses requests whose User-Agent has no contact address.",
+        description="User-Agent sent by `policyqa fetch`; SEC EDGAR refuses requests without a contact address in it.",
     )
 
     @field_validator("chroma_url", "llm", "llm_base_url", "llm_api_key", "reranker_model", mode="before")
