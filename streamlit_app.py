@@ -62,7 +62,7 @@ def sidebar(assistant: Assistant) -> tuple[str, Filters]:
             "Answer mode",
             backends,
             index=backends.index(assistant.default_backend),
-            format_func=lambda b: "Offline: cited sentences from the documents" if b == "offline" else f"Language model: {b}",
+            format_func=lambda b: "Offline (quotes)" if b == "offline" else f"LLM: {b}",
             key="backend",
             help="The offline mode quotes the documents. A language model (POLICYQA_LLM) writes prose; "
             "every sentence it writes is checked against the passage it cites.",
@@ -149,9 +149,10 @@ def show_report(report: IngestReport) -> None:
              Outcome.SKIPPED: "⚠️", Outcome.REMOVED: "🗑️"}
     st.caption(escape_markdown(report.summary()))
     for f in report.files:
-        line = f"{icons.get(f.outcome, '')} **{f.outcome.value}** {escape_markdown(Path(f.path).name)}"
+        name = Path(f.path).name
+        line = f"{icons.get(f.outcome, '')} **{f.outcome.value}** {escape_markdown(name)}"
         if f.message:
-            line += f": {escape_markdown(f.message)}"
+            line += f": {escape_markdown(f.message.removeprefix(f'{name}: '))}"  # messages name the file already
         (st.error if f.outcome is Outcome.FAILED else st.markdown)(line)
 
 
@@ -165,6 +166,9 @@ def chat_view(assistant: Assistant, filters: Filters) -> None:
     if top[1].button("New chat", icon=":material/add_comment:", use_container_width=True):
         convo.reset()
         st.session_state.pop("pending", None)
+        # The new chat's turns reuse the indexes; a stale marker would swallow their first thumbs.
+        for key in [k for k in st.session_state if str(k).startswith("feedback-saved-")]:
+            del st.session_state[key]
         st.rerun()
     top[2].download_button(
         "Export",
@@ -192,11 +196,13 @@ def chat_view(assistant: Assistant, filters: Filters) -> None:
     else:
         query = None
     if question:
+        asked = len(convo.turns)
         with st.chat_message("user"):
             st.markdown(escape_markdown(question))
         with st.chat_message("assistant"):
             st.write_stream(stream_text(convo, question, filters, query, st.session_state.get("backend")))
-        st.rerun()
+        if len(convo.turns) > asked:  # after an error, keep the streamed message on screen
+            st.rerun()
 
 
 def stream_text(

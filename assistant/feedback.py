@@ -18,7 +18,7 @@ def feedback_path(store_dir: Path) -> Path:
 
 def record_feedback(store_dir: Path, question: str, answer: Answer, rating: int, *, comment: str = "") -> Path:
     """Append one record: ``rating`` is 1 (thumbs up) or 0 (thumbs down)."""
-    if rating not in (0, 1):
+    if isinstance(rating, bool) or not isinstance(rating, int) or rating not in (0, 1):  # True == 1, 1.0 == 1
         raise ValueError("rating must be 0 or 1")
     record = {
         "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -79,7 +79,7 @@ def passage_html(chunk: StoredChunk, spans: Sequence[tuple[int, int]] = ()) -> s
         out.append(f"<mark>{html.escape(text[start:end])}</mark>")
         cursor = end
     out.append(html.escape(text[cursor:]))
-    return "".join(out).replace("\n", "<br>")
+    return re.sub(r"\r\n?|\n", "<br>", "".join(out))
 
 
 def source_line(number: int, chunk: StoredChunk) -> str:
