@@ -18,9 +18,12 @@ if TYPE_CHECKING:
 _MARKERS = re.compile(r"\s*((?:\[\d+\])+)")
 _ONE_MARKER = re.compile(r"\[(\d+)\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_MONTH = re.compile(
-    r"\b(January|February|March|April|May|June|July|August|September|October|November|December)\b", re.I
-)
+_MONTHS = "January February March April May June July August September October November December".split()
+# Case-sensitive: month names are capitalised (or all caps in filings); a lowercase "may" is the verb.
+_MONTH = re.compile(r"\b(" + "|".join(_MONTHS + [m.upper() for m in _MONTHS]) + r")\b")
+# "Sentence. [1] Next" and "Sentence.[1] Next": markers after the full stop still belong to the sentence before
+# (unless the sentence goes on in lowercase: "the U.S. [1] government").
+_STOP_THEN_MARKERS = re.compile(r"([.!?][\"'\u201d\u2019)]*)[ \t]*((?:\[\d+\][ \t]*)++)(?![a-z])")
 MIN_SIMILARITY = 0.45
 
 
@@ -53,6 +56,7 @@ def numbers_in(text: str) -> set[str]:
 def split_claims(text: str) -> list[tuple[str, tuple[int, ...]]]:
     """Sentences of an answer with the [n] markers that follow (or sit inside) each one."""
     claims: list[tuple[str, tuple[int, ...]]] = []
+    text = _STOP_THEN_MARKERS.sub(_markers_before_stop, text)
     for start, end in split_units(text):
         sentence = text[start:end]
         markers = tuple(int(m) for m in _ONE_MARKER.findall(sentence))
@@ -64,6 +68,11 @@ def split_claims(text: str) -> list[tuple[str, tuple[int, ...]]]:
         if bare:
             claims.append((bare, markers))
     return claims
+
+
+def _markers_before_stop(match: re.Match[str]) -> str:
+    stop, markers = match.group(1), match.group(2)
+    return " " + "".join(f"[{m}]" for m in _ONE_MARKER.findall(markers)) + stop + (" " if markers[-1] in " \t" else "")
 
 
 def verify(text: str, passages: Sequence[Passage], embedder: TextEmbedder) -> Grounded:

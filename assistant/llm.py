@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 _REFUSAL = re.compile(
     r"\b(?:documents|sources|passages)\s+(?:do|does)\s+not\s+(?:answer|contain|say|mention)|\bcannot answer\b", re.I
 )
-_URL = re.compile(r"(?:https?|javascript|data):\S+", re.I)
+_URL = re.compile(r"\b(?:https?://|javascript:|data:[\w/+.-]+[;,])\S*", re.I)
 
 
 def make_chat_model(settings: Settings) -> BaseChatModel:

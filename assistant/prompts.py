@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from policyqa.types import Passage, Turn
@@ -37,6 +38,9 @@ Standalone question:"""
 
 REFUSAL_TEXT = "The documents do not answer this question."
 
+# Any spelling a model would still read as a <source> tag ("</SOURCE>", "< /source >", a forged opening tag).
+_SOURCE_TAG = re.compile(r"<(?=\s*/?\s*source\b)", re.I)
+
 
 def format_sources(passages: Sequence[Passage]) -> str:
     blocks = []
@@ -44,7 +48,7 @@ def format_sources(passages: Sequence[Passage]) -> str:
         chunk = p.chunk
         where = f", page {chunk.page}" if chunk.page is not None else ""
         dated = f", {chunk.published}" if chunk.published else ""
-        text = chunk.text.replace("</source>", "</ source>")
+        text = _SOURCE_TAG.sub("&lt;", chunk.text)  # document text can neither close its block nor open one
         blocks.append(f'<source id="{n}" title="{_attr(chunk.title)}{dated}{where}">\n{text}\n</source>')
     return "\n\n".join(blocks)
 
