@@ -1,0 +1,268 @@
+"""The deal tracker on the ingested starter corpus: field-level precision and recall against a hand-checked table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from assistant.deals import COLUMNS, Deal, deals_csv, deals_table, extract_deals
+from ingest.pipeline import ingest_paths
+from policyqa.cli import main
+from policyqa.settings import Settings
+from policyqa.store import CorpusStore, open_store
+from tests.builders import write_markdown
+from tests.fakes import FakeEmbedder
+
+MIN_PRECISION = 0.8
+MIN_RECALL = 0.8
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT / "corpus"
+EXPECTED = ROOT / "tests" / "eval" / "deals_expected.yaml"
+SCORED = ("mineral", "amount", "stake_percent", "share", "term", "agency", "counterparty", "date", "location")
+_AGENCY_FAMILIES = (
+    ("dod", r"defense|war\b|strategic capital|\bdod\b|pentagon"),
+    ("doe", r"energy|loan programs|\bdoe\b"),
+    ("us", r"u\.s\. government|federal government|united states government"),
+)
+_STATES = r"alaska|arizona|california|nevada|tennessee|texas|montana|minnesota|idaho|utah|wyoming|new mexico"
+
+
+def _ingest(settings: Settings, *paths: Path) -> CorpusStore:
+    store = open_store(settings)
+    report = ingest_paths(list(paths), settings, store=store, embedder=FakeEmbedder(max_tokens=256))
+    assert report.ok, f"ingest failed: {[f.message for f in report.files if f.message]}"
+    return store
+
+
+@pytest.fixture(scope="module")
+def corpus_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(store_dir=tmp_path_factory.mktemp("deals") / "store", collection="deals-corpus", chroma_url=None)
+
+
+@pytest.fixture(scope="module")
+def corpus_store(corpus_settings: Settings) -> Iterator[CorpusStore]:
+    """The starter corpus ingested with the fake embedder: extraction reads text only, so no model is needed."""
+    store = _ingest(corpus_settings, CORPUS)
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def deals(corpus_store: CorpusStore) -> list[Deal]:
+    return extract_deals(corpus_store)
+
+
+# -- scoring ------------------------------------------------------------------------------------------------------
+
+def _key(company: str, instrument: str) -> tuple[str, str]:
+    return re.sub(r"[\s–—-]+", " ", company.lower()).strip(), instrument.lower()
+
+
+def _number(text: str) -> tuple[float, str] | None:
+    match = re.search(r"\d[\d,]*(?:\.\d+)?", text)
+    if match is None:
+        return None
+    value = float(match.group(0).replace(",", ""))
+    lowered = text.lower()
+    value *= 1e9 if "billion" in lowered else 1e6 if "million" in lowered else 1
+    unit = re.search(r"per (\w+)", lowered)
+    return value, unit.group(1) if unit else ""
+
+
+def _agency(text: str) -> str:
+    lowered = text.lower()
+    return next((family for family, pattern in _AGENCY_FAMILIES if re.search(pattern, lowered)), lowered)
+
+
+def _state(text: str) -> str:
+    match = re.search(_STATES, text.lower())
+    return match.group(0) if match else text.lower()
+
+
+def _names(text: str) -> set[str]:
+    return {n.strip().lower() for n in re.split(r",|\band\b", text) if n.strip()}
+
+
+def field_matches(name: str, got: str, want: Any) -> bool:
+    """Whether an extracted cell says what the hand-checked table says (see the header of the YAML file)."""
+    if name == "mineral":
+        named = {m.strip().lower() for m in got.split(",") if m.strip()}
+        return bool(named) and named <= {m.lower() for m in want}
+    if isinstance(want, list):
+        return any(field_matches(name, got, w) for w in want)
+    want = str(want)
+    if name in ("amount", "stake_percent", "share", "term"):
+        return _number(got) == _number(want)
+    if name == "agency":
+        return _agency(got) == _agency(want)
+    if name == "location":
+        return _state(got) == _state(want)
+    if name == "counterparty":
+        return _names(got) == _names(want)
+    return got.strip() == want.strip()
+
+
+@dataclass
+class Score:
+    correct: int = 0
+    predicted: int = 0
+    expected: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def precision(self) -> float:
+        return self.correct / self.predicted if self.predicted else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.correct / self.expected if self.expected else 0.0
+
+
+def score(deals: Sequence[Deal], expected: Sequence[dict[str, Any]]) -> Score:
+    """Field-level scores: every non-empty extracted cell counts as a prediction, including those of unexpected rows."""
+    result = Score()
+    found = {_key(d.company, d.instrument): d for d in deals}
+    wanted = {_key(row["company"], row["instrument"]): row for row in expected}
+    for key, row in wanted.items():
+        deal = found.get(key)
+        if deal is None:
+            result.problems.append(f"missing row {key}")
+        for name, want in row["fields"].items():
+            result.expected += 1
+            got = deal.value(name) if deal else ""
+            if got and field_matches(name, got, want):
+                result.correct += 1
+            elif deal is not None:
+                result.problems.append(f"{key} {name}: got {got!r}, want {want!r}")
+    for key, extracted in found.items():
+        cells = {name: extracted.value(name) for name in SCORED if extracted.value(name)}
+        result.predicted += len(cells) or 1
+        if key not in wanted:
+            result.problems.append(f"unexpected row {key}: {cells}")
+            continue
+        extra = {name: value for name, value in cells.items() if name not in wanted[key]["fields"]}
+        result.problems.extend(f"{key} {name}: extra {value!r}" for name, value in extra.items())
+    return result
+
+
+def test_deals_match_the_hand_checked_table(deals: list[Deal], capsys: pytest.CaptureFixture[str]) -> None:
+    expected = yaml.safe_load(EXPECTED.read_text(encoding="utf-8"))["deals"]
+
+    result = score(deals, expected)
+
+    with capsys.disabled():
+        print(
+            f"\ndeals: {len(deals)} rows extracted, {len(expected)} expected; fields: {result.correct} correct of "
+            f"{result.predicted} extracted and {result.expected} expected; precision {result.precision:.3f}, "
+            f"recall {result.recall:.3f}"
+        )
+        for problem in result.problems:
+            print(f"  {problem}")
+    assert result.precision >= MIN_PRECISION, f"precision {result.precision:.3f}: {result.problems}"
+    assert result.recall >= MIN_RECALL, f"recall {result.recall:.3f}: {result.problems}"
+
+
+# -- provenance, CSV, freshness, CLI ------------------------------------------------------------------------------
+
+def test_every_cell_quotes_its_chunk_exactly(deals: list[Deal], corpus_store: CorpusStore) -> None:
+    sources = [(d, name, s) for d in deals for name, cell in d.fields.items() for s in cell.sources]
+    chunks = corpus_store.get_chunks([s.chunk_id for _, _, s in sources])
+
+    assert deals and all(set(d.fields) >= {"company", "instrument"} for d in deals), "every row cites its key"
+    for deal, name, source in sources:
+        chunk = chunks.get(source.chunk_id)
+        assert chunk is not None, f"{deal.company} {name}: no chunk {source.chunk_id}"
+        assert source.quote and source.quote in chunk.text, f"{deal.company} {name}: quote not in {source.chunk_id}"
+        assert chunk.text[source.start : source.end] == source.quote, f"{deal.company} {name}: span is off"
+        assert (source.doc_id, source.title, source.page, source.published) == (
+            chunk.doc_id, chunk.title, chunk.page, chunk.published
+        ), f"{deal.company} {name}: document fields differ from the chunk's"
+
+
+def test_each_cell_value_is_stated_in_its_first_source(deals: list[Deal]) -> None:
+    for deal in deals:
+        for name in ("amount", "stake_percent", "share"):
+            if name in deal.fields:
+                cell = deal.fields[name]
+                number = re.search(r"\d[\d.,]*\d|\d", cell.value)
+                assert number and number.group(0) in cell.source.quote, f"{deal.company} {name} {cell.value!r}"
+
+
+def test_csv_round_trips_through_the_csv_module(deals: list[Deal]) -> None:
+    text = deals_csv(deals)
+
+    reader = csv.DictReader(io.StringIO(text))
+    rows = list(reader)
+
+    assert reader.fieldnames == [*COLUMNS, "sources"], f"header: {reader.fieldnames}"
+    table = deals_table(deals)
+    assert rows == [{k: row[k] for k in [*COLUMNS, "sources"]} for row in table], "CSV differs from the table"
+    assert all(row["sources"] for row in rows), "every row lists its sources"
+    assert any("p. " in row["sources"] for row in rows), "PDF sources carry page numbers"
+
+
+def test_a_newly_ingested_document_appears_on_the_next_call(tmp_path: Path, settings: Settings) -> None:
+    store = _ingest(settings, CORPUS)
+    before = extract_deals(store)
+    folder = tmp_path / "new"
+    folder.mkdir()
+    write_markdown(
+        folder / "acme-lithium-grant.md",
+        "# Acme Lithium wins federal grant\n\n"
+        "Acme Lithium Corp. will receive a $20 million grant from the Department of Energy to build a lithium "
+        "hydroxide plant in Reno, Nevada. The grant was announced on March 3, 2026.\n",
+        front_matter={"title": "Acme Lithium wins federal grant", "doc_type": "article", "published": "2026-03-04"},
+    )
+    ingest_paths([folder], settings, store=store, embedder=FakeEmbedder(max_tokens=256))
+
+    after = extract_deals(store)
+    store.close()
+
+    assert not any(d.company.startswith("Acme") for d in before), "Acme is not in the starter corpus"
+    acme = [d for d in after if d.company == "Acme Lithium Corp."]
+    assert [d.instrument for d in acme] == ["grant"], f"rows: {[(d.company, d.instrument) for d in after]}"
+    got = {name: acme[0].value(name) for name in ("amount", "agency", "date", "location", "mineral")}
+    assert got == {
+        "amount": "$20 million", "agency": "Department of Energy", "date": "2026-03-03", "location": "Reno, Nevada",
+        "mineral": "lithium",
+    }, "the date stated in the sentence, not the publication date"
+    assert len(after) == len(before) + 1, "the other rows are unchanged"
+
+
+def test_cli_prints_the_table_and_writes_csv(
+    corpus_settings: Settings, corpus_store: CorpusStore, tmp_path: Path
+) -> None:
+    out = tmp_path / "deals.csv"
+
+    result = CliRunner().invoke(
+        main,
+        ["--store-dir", str(corpus_settings.store_dir), "--collection", corpus_settings.collection,
+         "deals", "--csv", str(out)],
+    )
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:2] == ["company", "instrument"], f"header: {lines[0]!r}"
+    mp = next(line for line in lines if line.startswith("MP Materials") and "$400 million" in line)
+    assert "equity stake" in mp and "Department of Defense" in mp and re.search(r"\[[^\]]+\]", mp), mp
+    assert "[MP Materials: Form 8-K-Style Summary" in result.stdout or "[Timeline" in result.stdout
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert len(rows) == len(extract_deals(corpus_store)) > 0, "one CSV row per deal"
+    assert f"written to {out}" in result.stdout
+
+
+def test_cli_on_an_empty_store_says_what_to_do(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["--store-dir", str(tmp_path / "empty"), "deals"])
+
+    assert result.exit_code == 0, result.output
+    assert "policyqa ingest" in result.stdout, result.stdout
