@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import re
 import time
@@ -11,7 +12,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from assistant.extractive import ExtractiveAnswerer
 from assistant.retrieval import Reranker, Retriever
-from assistant.rewrite import QueryRewriter, RuleRewriter
+from assistant.rewrite import QueryRewriter, RuleRewriter, changes_subject
+from assistant.timeframe import TimeFrame, parse_timeframe
 from policyqa.types import Answer, Filters, Passage, Turn
 
 if TYPE_CHECKING:
@@ -141,11 +143,25 @@ class Assistant:
         query = clean_question(query)[0] if query and query.strip() else rewriter.rewrite(text, history)
         rewritten = time.perf_counter()
         vector = self.embedder.encode([query])[0]
-        prefer = _recent_docs(history) if query != text else ()
-        passages = self.retriever.search(query, filters, query_vector=vector, prefer_docs=prefer)
+        # A follow-up that names a new subject ("What about X?") is not about the documents cited so far.
+        prefer = _recent_docs(history) if query != text and not changes_subject(text) else ()
+        frame = parse_timeframe(text, reference_year=self._reference_year(), event_date=self._event_date)
+        asked = text
+        if frame.event:
+            # "before the Ambler Road decision" dates the question; the event is not what it asks about.
+            asked, query = frame.strip_event(text), frame.strip_event(query)
+            vector = self.embedder.encode([query])[0]
+        passages = self.retriever.search(
+            query, filters, query_vector=vector, prefer_docs=prefer,
+            prefer=Filters(date_from=frame.date_from, date_to=frame.date_to),
+        )
+        scope = _describe(frame)
+        if frame.prefer_latest:
+            # "latest": newer documents first, so the answer leads with the most recent figure.
+            passages = sorted(passages, key=lambda p: p.chunk.published or "", reverse=True)
         retrieved = time.perf_counter()
         answer: Answer | None = None
-        for event in answerer.stream(text, query, passages, query_vector=vector):
+        for event in answerer.stream(asked, query, passages, query_vector=vector):
             if isinstance(event, Answer):
                 answer = event
             else:
@@ -158,7 +174,27 @@ class Assistant:
             "answer_s": finished - retrieved,
             "total_s": finished - started,
         }
-        yield dataclasses.replace(answer, timings=timings, notice=answer.notice or notice, passages=tuple(passages))
+        yield dataclasses.replace(
+            answer, timings=timings, notice=answer.notice or notice, passages=tuple(passages), scope=scope
+        )
+
+    def _reference_year(self) -> int:
+        """The year a month without one refers to: that of the newest document, else this year."""
+        dates = [r.meta.published for r in self.store.documents() if r.meta.published]
+        return int(max(dates)[:4]) if dates else dt.date.today().year
+
+    def _event_date(self, phrase: str) -> dt.date | None:
+        """When a named event happened: the first date stated in the best passage about it."""
+        hits = self.store.lexical_search(phrase, 3)
+        chunks = self.store.get_chunks([cid for cid, _ in hits])
+        for cid, _ in hits:
+            chunk = chunks.get(cid)
+            if chunk is None:
+                continue
+            when = chunk.dates[0] if chunk.dates else chunk.published
+            if when:
+                return dt.date.fromisoformat(when[:10])
+        return None
 
 
 def _recent_docs(history: Sequence[Turn]) -> tuple[str, ...]:
@@ -168,6 +204,21 @@ def _recent_docs(history: Sequence[Turn]) -> tuple[str, ...]:
     last = history[-1].answer
     cited = [c.chunk.doc_id for c in last.citations] or [p.chunk.doc_id for p in last.related]
     return tuple(dict.fromkeys(cited))
+
+
+def _describe(frame: TimeFrame) -> str:
+    if frame.date_from and frame.date_to:
+        span = f"documents published {frame.date_from} to {frame.date_to} first"
+    elif frame.date_from:
+        span = f"documents published on or after {frame.date_from} first"
+    elif frame.date_to:
+        span = f"documents published on or before {frame.date_to} first"
+    else:
+        span = ""
+    parts = [span] if span else []
+    if frame.prefer_latest:
+        parts.append("newest documents first")
+    return "; ".join(parts) + (f' (from "{frame.phrase}")' if parts and frame.phrase else "")
 
 
 class Conversation:

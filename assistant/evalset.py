@@ -11,8 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from policyqa.errors import ConfigError
 
-Kind = Literal["fact", "comparison", "date", "multi-document", "follow-up", "unanswerable"]
-KINDS: tuple[str, ...] = ("fact", "comparison", "date", "multi-document", "follow-up", "unanswerable")
+Kind = Literal["fact", "comparison", "date", "multi-document", "follow-up", "unanswerable", "time", "acronym"]
+KINDS: tuple[str, ...] = (
+    "fact", "comparison", "date", "multi-document", "follow-up", "unanswerable", "time", "acronym"
+)
 
 _KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 

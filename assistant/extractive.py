@@ -43,7 +43,10 @@ _MINERAL = re.compile(
     r"potash|phosphate|silver|gold|silicon|rhenium|graphite|neodymium|praseodymium|NdPr|coal)\b",
     re.I,
 )
+_COMPARISON = re.compile(r"\b(larger|smaller|bigger|greater|compare[sd]?|comparison|differ|difference|versus|vs\.?|more than|less than)\b", re.I)
 _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+    (re.compile(r"\b(larger|smaller|bigger|compare).*\b(stake|share|ownership|percent)", re.I), _PERCENT),
+    (re.compile(r"\b(larger|smaller|bigger|compare).*\b(investment|loan|purchase|amount|size|cost|financing)", re.I), _AMOUNT),
     (re.compile(r"\bwhich (?:\w+ )?(?:minerals|metals)\b|\bwhat (?:\w+ )?(?:minerals|metals)\b", re.I), _MINERAL),
     (re.compile(r"^\s*(?:and\s+)?who\b", re.I), _PERSON),
     (re.compile(r"\b(what|which)\s+(stake|share|percent|percentage|portion)|\bhow big\b.*\bstake|\bpercent", re.I), _PERCENT),
@@ -98,7 +101,9 @@ _GENERIC = frozenset(
     larger smaller bigger biggest largest size sizes total overall include including included received receive
     give gives given say says said mention mentioned role purpose key main major kind kinds type types detail
     details happen happened next plan planning planned does tell know much many big large ones one two three
-    first second cover covers covered name named names cite cited according document documents corpus""".split()
+    first second cover covers covered name named names cite cited according document documents corpus
+    latest recent recently newest current currently since before after during until prior news update updates
+    happen happening""".split()
 )
 
 
@@ -110,7 +115,10 @@ _HEAD = re.compile(
 )
 
 
-_QUESTION_OPENERS = frozenset("which what who whom whose when where why how and but the in on for is are was were did does".split())
+_QUESTION_OPENERS = frozenset(
+    "which what who whom whose when where why how and but the in on for is are was were did does january february "
+    "march april may june july august september october november december".split()
+)
 
 
 def _question_names(question: str) -> list[str]:
@@ -367,8 +375,33 @@ class ExtractiveAnswerer:
             chosen.append(best)
             covered |= new_terms
             used_words += n
+        if _COMPARISON.search(question):
+            chosen = self._cover_compared(question, sentences, scores, chosen, max_sentences + 2)
         # Readable order: by source passage rank, then by position within the passage.
         return sorted(chosen, key=lambda i: (sentences[i].passage_index, sentences[i].start))
+
+    def _cover_compared(
+        self, question: str, sentences: Sequence[_Sentence], scores: dict[int, float], chosen: list[int], limit: int
+    ) -> list[int]:
+        """A comparison needs each compared thing's own evidence: add the best typed sentence for each name."""
+        from assistant.rewrite import entities
+
+        wanted = expected_pattern(question)
+        top = max(scores.values())
+        chosen = list(chosen)
+        for name in entities(question):
+            key = name.lower()
+            stated = " ".join(sentences[i].text for i in chosen).lower()
+            if any(key in sentences[i].text.lower() and _typed(wanted, sentences[i].text) for i in chosen):
+                continue
+            candidates = [
+                i for i in scores
+                if key in sentences[i].text.lower() and _typed(wanted, sentences[i].text) and i not in chosen
+                and scores[i] >= 0.5 * top and _clean(sentences[i].text).lower() not in stated
+            ]
+            if candidates and len(chosen) < limit:
+                chosen.append(max(candidates, key=scores.__getitem__))
+        return chosen
 
     # -- output -------------------------------------------------------------------------------------
 

@@ -47,11 +47,13 @@ class Retriever:
         k: int | None = None,
         query_vector: Sequence[float] | None = None,
         prefer_docs: Sequence[str] = (),
+        prefer: Filters | None = None,
     ) -> list[Passage]:
         """The ``k`` best passages for ``query``: fused, near-duplicates collapsed, one document not hogging.
 
         ``prefer_docs`` (the documents a conversation has been citing) adds a third ranking, searched within
-        those documents only, so a follow-up finds the passage in the document it is about.
+        those documents only, so a follow-up finds the passage in the document it is about. ``prefer`` (the
+        question's time range) adds rankings restricted to it: passages in range rise, others still count.
         """
         k = k or self.settings.retrieval_k
         n = self.settings.candidate_k
@@ -68,9 +70,20 @@ class Retriever:
                 date_from=filters.date_from if filters else None,
                 date_to=filters.date_to if filters else None,
                 doc_ids=tuple(prefer_docs),
+                tags=filters.tags if filters else (),
             )
             rankings.append([cid for cid, _ in self.store.dense_search(vector, n, within)])
             rankings.append([cid for cid, _ in self.store.lexical_search(expand_query(query), n, within)])
+        if prefer is not None and not prefer.empty:
+            narrowed = Filters(
+                doc_types=filters.doc_types if filters else (),
+                doc_ids=filters.doc_ids if filters else (),
+                tags=filters.tags if filters else (),
+                date_from=max(filter(None, (prefer.date_from, filters.date_from if filters else None)), default=None),
+                date_to=min(filter(None, (prefer.date_to, filters.date_to if filters else None)), default=None),
+            )
+            rankings.append([cid for cid, _ in self.store.dense_search(vector, n, narrowed)])
+            rankings.append([cid for cid, _ in self.store.lexical_search(expand_query(query), n, narrowed)])
         fused = fuse_rankings(rankings, k=self.settings.rrf_k)
         chunks = self.store.get_chunks(list(fused))
         dense_rank = {cid: i for i, cid in enumerate(dense_ids, start=1)}

@@ -71,6 +71,11 @@ def content_words(text: str) -> list[str]:
     return [w for w in _CONTENT.findall(text) if w.lower() not in _STOP]
 
 
+def changes_subject(question: str) -> bool:
+    """'What about X?' or 'And X?': the earlier question asked again about a new subject."""
+    return bool(_WHAT_ABOUT.match(question) or _AND_ONLY.match(question))
+
+
 def is_follow_up(question: str) -> bool:
     """Elliptical or anaphoric: 'what about X?', pronouns, or too few words of its own to search with."""
     if _WHAT_ABOUT.match(question) or _AND_ONLY.match(question):

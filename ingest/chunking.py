@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from ingest.annotate import dates_in, tags_for
 from policyqa.types import Chunk, LoadedDocument, Section
 
 TokenCounter = Callable[[list[str]], list[int]]
@@ -110,6 +111,8 @@ class Chunker:
                     end=offset + end,
                     headings=section.headings,
                     context=context,
+                    tags=tags_for(f"{context}\n{section.text[start:end]}"),
+                    dates=dates_in(section.text[start:end]),
                 )
                 index += 1
 

@@ -315,5 +315,37 @@ def fetch(
         sys.exit(1)
 
 
+@main.command()
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Also write the full table as CSV here.")
+def deals(csv_path: str | None) -> None:
+    """List the government–industry deals stated in the documents (stakes, loans, price floors...), with sources."""
+    from pathlib import Path
+
+    from assistant.deals import deals_csv, deals_table, extract_deals
+    from policyqa.store import open_store
+
+    store = open_store(_settings())
+    try:
+        if not store.documents():
+            click.echo("no documents yet: run `policyqa ingest PATH`")
+            return
+        found = extract_deals(store)
+    finally:
+        store.close()
+    if not found:
+        click.echo("no deals found in the ingested documents")
+        return
+    header = ("company", "instrument", "amount", "stake", "terms", "agency", "date", "source")
+    keys = ("company", "instrument", "amount", "stake_percent", "terms", "agency", "date", "source")
+    rows = [tuple(row[k] or "-" for k in keys) for row in deals_table(found)]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
+    for row in [header, *rows]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
+    click.echo(f"{len(found)} deals")
+    if csv_path:
+        Path(csv_path).write_text(deals_csv(found), encoding="utf-8")
+        click.echo(f"CSV written to {csv_path}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -96,6 +96,8 @@ class Chunk:
     end: int
     headings: tuple[str, ...] = ()
     context: str = ""  # header prepended to the embedded and lexically indexed text, never shown
+    tags: tuple[str, ...] = ()  # minerals and jurisdictions mentioned (ingest.annotate)
+    dates: tuple[str, ...] = ()  # ISO dates stated in the text
 
     @property
     def chunk_id(self) -> str:
@@ -114,10 +116,11 @@ class Filters:
     date_from: str | None = None
     date_to: str | None = None
     doc_ids: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()  # any of these minerals or jurisdictions
 
     @property
     def empty(self) -> bool:
-        return not (self.doc_types or self.date_from or self.date_to or self.doc_ids)
+        return not (self.doc_types or self.date_from or self.date_to or self.doc_ids or self.tags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +140,8 @@ class StoredChunk:
     published: str | None
     source: str
     context: str = ""
+    tags: tuple[str, ...] = ()
+    dates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +193,8 @@ class IngestReport:
         skipped = self.count(Outcome.SKIPPED)
         if skipped:
             parts.append(f"{skipped} skipped")
-        return f"{', '.join(parts)}; {self.chunks} chunks in {self.seconds:.1f} s"
+        chunks = f"{self.chunks} chunk" + ("" if self.chunks == 1 else "s")
+        return f"{', '.join(parts)}; {chunks} in {self.seconds:.1f} s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +257,7 @@ class Answer:
     notice: str | None = None
     related: tuple[Passage, ...] = ()  # closest passages, shown when not answerable
     passages: tuple[Passage, ...] = ()  # everything retrieved, in rank order
+    scope: str = ""  # how the question's time words narrowed the search, e.g. "published 2025-04-01 to 2025-04-30"
     timings: dict[str, float] = field(default_factory=dict)
     support: SupportReport | None = None
 

@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY, collection TEXT NOT NULL, chunk_id TEXT NOT NULL, doc_id TEXT NOT NULL,
     idx INTEGER NOT NULL, text TEXT NOT NULL, context TEXT NOT NULL DEFAULT '', page INTEGER,
     start INTEGER NOT NULL, "end" INTEGER NOT NULL, headings TEXT NOT NULL DEFAULT '[]',
-    doc_type TEXT NOT NULL, published_ord INTEGER NOT NULL DEFAULT 0, UNIQUE (collection, chunk_id)
+    doc_type TEXT NOT NULL, published_ord INTEGER NOT NULL DEFAULT 0, tags TEXT NOT NULL DEFAULT '|',
+    dates TEXT NOT NULL DEFAULT '[]', UNIQUE (collection, chunk_id)
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (collection, doc_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(body, tokenize = 'porter unicode61');
@@ -67,6 +68,15 @@ class Catalog:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Stores written before chunks carried tags and dates gain the columns (empty until re-indexed)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(chunks)")}
+        if "tags" not in columns:
+            self._db.execute("ALTER TABLE chunks ADD COLUMN tags TEXT NOT NULL DEFAULT '|'")
+        if "dates" not in columns:
+            self._db.execute("ALTER TABLE chunks ADD COLUMN dates TEXT NOT NULL DEFAULT '[]'")
 
     def close(self) -> None:
         self._db.close()
@@ -148,10 +158,11 @@ class Catalog:
             for c in chunks:
                 cur = self._db.execute(
                     'INSERT OR REPLACE INTO chunks (collection, chunk_id, doc_id, idx, text, context, page, start, "end", '
-                    "headings, doc_type, published_ord) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "headings, doc_type, published_ord, tags, dates) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         self.collection, c.chunk_id, c.doc_id, c.index, c.text, c.context, c.page, c.start, c.end,
                         json.dumps(list(c.headings)), meta.doc_type.value, meta.published_ord,
+                        "|" + "".join(f"{t}|" for t in c.tags), json.dumps(list(c.dates)),
                     ),
                 )
                 self._db.execute(
@@ -175,7 +186,7 @@ class Catalog:
             with self._lock:
                 rows = self._db.execute(
                     'SELECT c.chunk_id, c.doc_id, c.idx, c.text, c.page, c.start, c."end", c.headings, d.title, '
-                    "d.doc_type, d.published, d.source, c.context FROM chunks c JOIN documents d "
+                    "d.doc_type, d.published, d.source, c.context, c.tags, c.dates FROM chunks c JOIN documents d "
                     "ON d.collection = c.collection AND d.doc_id = c.doc_id "
                     f"WHERE c.collection=? AND d.state='complete' AND c.chunk_id IN ({marks})",
                     (self.collection, *part),
@@ -184,7 +195,8 @@ class Catalog:
                 found[r[0]] = StoredChunk(
                     chunk_id=r[0], doc_id=r[1], index=r[2], text=r[3], page=r[4], start=r[5], end=r[6],
                     headings=tuple(json.loads(r[7])), title=r[8], doc_type=DocType.parse(r[9]), published=r[10],
-                    source=r[11], context=r[12],
+                    source=r[11], context=r[12], tags=tuple(t for t in r[13].split("|") if t),
+                    dates=tuple(json.loads(r[14])),
                 )
         return found
 
@@ -282,4 +294,7 @@ def filters_sql(filters: Filters | None) -> tuple[str, list[object]]:
     if filters.date_to:
         clauses.append("c.published_ord BETWEEN 1 AND ?")
         params.append(date_ord(filters.date_to))
+    if filters.tags:
+        clauses.append("(" + " OR ".join("c.tags LIKE ?" for _ in filters.tags) + ")")
+        params.extend(f"%|{t}|%" for t in filters.tags)
     return "AND " + " AND ".join(clauses), params

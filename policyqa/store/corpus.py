@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from policyqa.errors import StoreBusy, StoreUnavailable
+from policyqa.tags import tag_key
 from policyqa.store.catalog import Catalog
 from policyqa.store.chroma import make_client, open_collection
 from policyqa.types import Chunk, DocumentMeta, DocumentRecord, Filters, StoredChunk, date_ord
@@ -38,6 +39,9 @@ def filters_where(filters: Filters | None) -> dict[str, Any] | None:
     if filters.date_to:
         clauses.append({"published_ord": {"$lte": date_ord(filters.date_to)}})
         clauses.append({"published_ord": {"$gte": 1}})
+    if filters.tags:
+        tagged = [{tag_key(t): True} for t in filters.tags]
+        clauses.append(tagged[0] if len(tagged) == 1 else {"$or": tagged})
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
@@ -250,6 +254,8 @@ def _chroma_metadata(meta: DocumentMeta, chunk: Chunk) -> dict[str, str | int]:
         data["page"] = chunk.page
     if chunk.headings:
         data["headings"] = " > ".join(chunk.headings)
+    for tag in chunk.tags:
+        data[tag_key(tag)] = True
     return data
 
 
