@@ -1,0 +1,286 @@
+"""assistant/extractive.py: the offline answerer states only cited sentences from its passages, or refuses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from assistant.extractive import ExtractiveAnswerer, expected_pattern
+from policyqa.settings import Settings
+from policyqa.types import Answer, DocType, Passage, StoredChunk
+from tests.answer_checks import assert_every_sentence_is_quoted_from_its_citation, marked_sentences, words_of
+from tests.fakes import FakeEmbedder
+
+
+def passage(doc_id: str, text: str, *, index: int = 0, score: float = 1.0) -> Passage:
+    chunk = StoredChunk(
+        chunk_id=f"{doc_id}:{index:05d}", doc_id=doc_id, index=index, text=text, page=None, start=0, end=len(text),
+        headings=(), title=doc_id.title(), doc_type=DocType.ARTICLE, published=None, source=f"/corpus/{doc_id}.md",
+    )
+    return Passage(chunk=chunk, score=score)
+
+
+LOAN = passage(
+    "northwind-loan",
+    "## The loan\n\n"
+    "The Department of Energy loan to Northwind Minerals will pay for a **gallium refinery** in Butte, Montana. "
+    "Northwind Minerals will receive $250 million under the loan agreement. "
+    "The loan agreement was announced on June 16, 2025, in Butte.",
+)
+STAKE = passage(
+    "bluestone-8k",
+    "Item 1.01 Entry into a Material Definitive Agreement.\n"
+    "Bluestone Copper Corporation sold a 12 percent stake to the Department of\nDefense for $60 million. "
+    "The proceeds fund the Red Mesa copper mine in Arizona.",
+)
+ORDER = passage(
+    "eo-15001",
+    "# Executive Order 15001\n\n"
+    "The order directs the Department of Commerce to review these imports:\n"
+    "- gallium and germanium\n"
+    "- refined copper\n\n"
+    "The President signed Executive Order 15001 on March 3, 2025.",
+)
+PASSAGES = (LOAN, STAKE, ORDER)
+
+
+@pytest.fixture
+def answerer(settings: Settings) -> ExtractiveAnswerer:
+    return ExtractiveAnswerer(FakeEmbedder(), settings)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How much is the Department of Energy loan to Northwind Minerals?",
+        "When was the Department of Energy loan to Northwind Minerals announced?",
+        "How much did the Department of Defense pay Bluestone Copper?",
+        "Which imports does Executive Order 15001 direct the Department of Commerce to review?",
+        "What did the Department of Energy and the Department of Defense fund with the loan and the stake?",
+    ],
+)
+def test_every_stated_sentence_is_quoted_verbatim_from_the_passage_it_cites(
+    answerer: ExtractiveAnswerer, question: str
+) -> None:
+    answer = answerer.answer(question, question, PASSAGES)
+
+    assert answer.answerable, f"{question!r} is answered by the passages; refused: {answerer.last_signals}"
+    assert_every_sentence_is_quoted_from_its_citation(answer)
+
+
+def test_markdown_markers_and_line_breaks_are_cleaned_from_the_stated_text(answerer: ExtractiveAnswerer) -> None:
+    question = "What will the Department of Energy loan to Northwind Minerals pay for?"
+
+    answer = answerer.answer(question, question, PASSAGES)
+
+    assert "gallium refinery in Butte" in answer.text, f"the refinery sentence is the answer: {answer.text!r}"
+    assert "**" not in answer.text and "#" not in answer.text and "\n" not in answer.text, answer.text
+
+
+def test_citation_numbers_follow_first_use_and_each_marker_has_a_citation(answerer: ExtractiveAnswerer) -> None:
+    question = "What did the Department of Energy and the Department of Defense fund with the loan and the stake?"
+
+    answer = answerer.answer(question, question, PASSAGES)
+
+    numbers = [n for _, n in marked_sentences(answer.text)]
+    assert numbers == sorted(numbers) and numbers[0] == 1, f"markers are numbered in order of use: {numbers}"
+    assert {c.number for c in answer.citations} == set(numbers), "citations and markers match one to one"
+    by_number = {c.number: c.chunk.doc_id for c in answer.citations}
+    assert len(set(by_number.values())) == len(by_number), f"one number per passage: {by_number}"
+
+
+SITES = tuple(
+    passage(f"site-{i}", text)
+    for i, text in enumerate([
+        "The gallium refinery near Butte, Montana gets $250 million for electric furnaces, a chemistry laboratory, "
+        "twelve apprenticeships with the local college, and a rail spur that links the plant to the interstate "
+        "freight network.",
+        "The copper mine at Red Mesa, Arizona gets $60 million for haul trucks, conveyor belts, tailings dams lined "
+        "against leaks, and housing for two hundred miners who now commute across the desert each week.",
+        "The lithium plant outside Reno, Nevada gets $90 million for evaporation ponds, brine wells, solar panels on "
+        "every warehouse roof, and a clinic that serves ranch families along the northern valley road.",
+        "The nickel smelter in Duluth, Minnesota gets $75 million for rotary kilns, dust scrubbers, harbour cranes on "
+        "Lake Superior piers, and scholarships for welders trained by the union hall downtown.",
+        "The graphite mill beside Huntsville, Alabama gets $40 million for grinders, flotation cells, a battery "
+        "testing hangar shared with university researchers, and paving for county roads used by delivery lorries.",
+    ])
+)
+SITES_QUESTION = "What do the gallium refinery, copper mine, lithium plant, nickel smelter and graphite mill get?"
+
+
+def stated_words(answer: Answer) -> tuple[int, int, int]:
+    """(sentences, words in all of them, words in the longest)."""
+    sizes = [len(words_of(s)) for s, _ in marked_sentences(answer.text)]
+    return len(sizes), sum(sizes), max(sizes)
+
+
+@pytest.mark.parametrize("budget", [20, 60, None], ids=["20 words", "60 words", "default 120 words"])
+def test_answer_stays_within_the_word_budget_plus_one_sentence(settings: Settings, budget: int | None) -> None:
+    bounded = settings.with_overrides(answer_words=budget)
+
+    answer = ExtractiveAnswerer(FakeEmbedder(), bounded).answer(SITES_QUESTION, SITES_QUESTION, SITES)
+
+    assert answer.answerable, f"refused: {answer.text}"
+    _, total, longest = stated_words(answer)
+    assert total <= bounded.answer_words + longest, f"{total} words over a budget of {bounded.answer_words}"
+
+
+def test_a_tight_budget_states_fewer_sentences_than_a_loose_one(settings: Settings) -> None:
+    def sentences(words: int) -> int:
+        answerer = ExtractiveAnswerer(FakeEmbedder(), settings.with_overrides(answer_words=words))
+        return stated_words(answerer.answer(SITES_QUESTION, SITES_QUESTION, SITES))[0]
+
+    loose, tight = sentences(1000), sentences(20)
+
+    assert loose >= 3, f"every site is relevant, so a loose budget states several: {loose}"
+    assert tight == 1, f"a 20-word budget leaves room for the first ~30-word sentence only: {tight}"
+
+
+def test_a_how_much_question_states_the_sentence_with_the_amount(answerer: ExtractiveAnswerer) -> None:
+    question = "How much is the Department of Energy loan to Northwind Minerals?"
+
+    answer = answerer.answer(question, question, [LOAN])
+
+    assert "$250 million" in answer.text, f"the amount sentence should be stated: {answer.text!r}"
+    assert "June 16, 2025" not in answer.text, f"the date sentence answers a different question: {answer.text!r}"
+
+
+def test_a_when_question_states_the_sentence_with_the_date(answerer: ExtractiveAnswerer) -> None:
+    question = "When was the Department of Energy loan to Northwind Minerals announced?"
+
+    answer = answerer.answer(question, question, [LOAN])
+
+    assert "June 16, 2025" in answer.text, f"the date sentence should be stated: {answer.text!r}"
+    assert "$250 million" not in answer.text, f"the amount sentence answers a different question: {answer.text!r}"
+
+
+def test_an_open_question_states_neither_the_amount_nor_the_date(answerer: ExtractiveAnswerer) -> None:
+    question = "What will the Department of Energy loan to Northwind Minerals pay for?"
+
+    answer = answerer.answer(question, question, [LOAN])
+
+    assert "$250 million" not in answer.text and "June 16" not in answer.text, answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "example", "counter"),
+    [
+        ("How much did it cost?", "It cost $250 million.", "It cost a lot."),
+        ("When was it signed?", "It was signed on March 3, 2025.", "It was signed quickly."),
+        ("What percent stake did it buy?", "It bought a 12 percent stake.", "It bought a stake."),
+        ("How long is the road?", "The road is 211 miles long.", "The road is long."),
+        ("How many workers?", "About 300 workers.", "Many workers."),
+    ],
+)
+def test_expected_pattern_recognises_what_a_question_asks_for(question: str, example: str, counter: str) -> None:
+    pattern = expected_pattern(question)
+
+    assert pattern is not None, f"{question!r} asks for something specific"
+    assert pattern.search(example) and not pattern.search(counter), f"{pattern.pattern} on {example!r}/{counter!r}"
+
+
+def test_an_open_question_expects_no_particular_kind_of_answer() -> None:
+    assert expected_pattern("What does the order direct?") is None
+
+
+def refused(answerer: ExtractiveAnswerer, question: str, passages: Sequence[Passage]) -> Answer:
+    answer = answerer.answer(question, question, passages)
+    assert not answer.answerable, f"{question!r} should be refused, got {answer.text!r}"
+    return answer
+
+
+def test_a_refusal_has_no_citations_offers_related_passages_and_records_why(answerer: ExtractiveAnswerer) -> None:
+    answer = refused(answerer, "What is the capital of France?", PASSAGES)
+
+    assert answer.citations == (), f"a refusal cites nothing: {answer.citations}"
+    assert answer.related == PASSAGES[:3], "the closest passages are offered as related reading"
+    assert "[" not in answer.text, f"a refusal states no cited sentence: {answer.text!r}"
+    assert answerer.last_signals is not None and answerer.last_signals.reason, f"no reason: {answerer.last_signals}"
+
+
+def test_a_question_about_a_company_absent_from_the_corpus_is_refused(settings: Settings) -> None:
+    asked: list[str] = []
+
+    def term_counts(terms: Sequence[str]) -> dict[str, int]:
+        asked.extend(terms)
+        return {t: 0 if t == "acme" else 4 for t in terms}
+
+    answerer = ExtractiveAnswerer(FakeEmbedder(), settings, term_counts=term_counts)
+    loan = passage("northwind-loan", "Northwind Minerals borrowed $250 million from the Department of Energy in June.")
+
+    answer = refused(answerer, "How much did Acme Minerals borrow from the Department of Energy?", [loan])
+
+    assert "acme" in asked, f"the corpus should be asked about the name: {asked}"
+    signals = answerer.last_signals
+    assert signals is not None and signals.missing_terms == ("acme",), f"signals: {signals}"
+    assert "acme" in signals.reason.lower() and "never" in signals.reason, f"reason: {signals.reason!r}"
+    assert answer.citations == () and answer.related == (loan,), "refusal shape"
+
+
+def test_a_name_the_corpus_knows_but_the_passages_lack_is_still_refused(settings: Settings) -> None:
+    answerer = ExtractiveAnswerer(FakeEmbedder(), settings, term_counts=lambda terms: {t: 4 for t in terms})
+    loan = passage("northwind-loan", "Northwind Minerals borrowed $250 million from the Department of Energy in June.")
+
+    refused(answerer, "How much did Acme Minerals borrow from the Department of Energy?", [loan])
+
+    signals = answerer.last_signals
+    assert signals is not None and signals.missing_terms == (), f"the corpus has the name: {signals}"
+    assert "Acme" in signals.reason, f"the evidence does not mention Acme: {signals.reason!r}"
+
+
+@pytest.mark.parametrize(
+    "passages",
+    [(), (passage("headings", "# Loan\n\n## Terms\n\nShort line."),)],
+    ids=["no passages", "no full sentences"],
+)
+def test_nothing_to_quote_is_a_refusal_with_a_reason(
+    answerer: ExtractiveAnswerer, passages: tuple[Passage, ...]
+) -> None:
+    answer = refused(answerer, "How much is the loan?", passages)
+
+    assert answer.citations == () and answer.related == passages[:3], "refusal shape"
+    assert answerer.last_signals is not None and answerer.last_signals.reason, f"no reason: {answerer.last_signals}"
+
+
+def test_headings_and_fragments_are_never_stated(answerer: ExtractiveAnswerer) -> None:
+    question = "Which imports does Executive Order 15001 direct the Department of Commerce to review?"
+    notes = passage("notes", "## Executive Order 15001 imports review\n\nCommerce reviews imports. Gallium first.")
+
+    answer = answerer.answer(question, question, [notes, ORDER])
+
+    stated = [s for s, _ in marked_sentences(answer.text)]
+    assert all(len(words_of(s)) >= 5 for s in stated), f"fragments under five words were stated: {stated}"
+    assert not any(s.startswith("Executive Order 15001") for s in stated), f"a heading is not a fact: {stated}"
+    assert any("gallium and germanium" in s for s in stated), f"the list is quoted with its lead-in: {stated}"
+
+
+def test_a_sentence_repeated_in_two_passages_is_stated_once(answerer: ExtractiveAnswerer) -> None:
+    text = "Northwind Minerals will receive $250 million under the Department of Energy loan agreement."
+    question = "How much will Northwind Minerals receive under the Department of Energy loan?"
+
+    answer = answerer.answer(question, question, [passage("a", text), passage("b", text, index=1)])
+
+    assert answer.text.count("$250 million") == 1, f"stated once: {answer.text!r}"
+
+
+def test_an_anaphoric_sentence_is_quoted_with_the_sentence_before_it(answerer: ExtractiveAnswerer) -> None:
+    text = ("Northwind Minerals is building a gallium refinery in Butte, Montana. "
+            "It will cost $250 million and open in 2027.")
+    question = "How much will the Northwind Minerals gallium refinery cost?"
+
+    answer = answerer.answer(question, question, [passage("a", text)])
+
+    quoted = "Northwind Minerals is building a gallium refinery in Butte, Montana. It will cost $250 million"
+    assert quoted in answer.text, f"'It will cost' means nothing alone: {answer.text!r}"
+
+
+def test_stream_yields_the_text_in_pieces_then_the_answer(answerer: ExtractiveAnswerer) -> None:
+    question = "What did the Department of Energy and the Department of Defense fund with the loan and the stake?"
+
+    events = list(answerer.stream(question, question, PASSAGES))
+
+    assert isinstance(events[-1], Answer), f"the last event is the Answer: {events[-1]!r}"
+    pieces = events[:-1]
+    assert pieces and all(isinstance(p, str) for p in pieces), f"text pieces first: {pieces}"
+    assert "".join(pieces).split() == events[-1].text.split(), "the pieces add up to the answer text"
