@@ -10,11 +10,13 @@ from pathlib import Path
 import streamlit as st
 
 from assistant import Assistant, Conversation
+from assistant.deals import deals_csv, deals_table, extract_deals
 from assistant.feedback import record_feedback
 from assistant.render import (
     answer_markdown,
     conversation_markdown,
     escape_markdown,
+    html_text,
     location,
     passage_html,
     quotes_for,
@@ -26,6 +28,7 @@ from ingest.reindex import reindex_all
 from ingest.uploads import save_upload
 from policyqa.errors import PolicyQAError
 from policyqa.settings import Settings
+from policyqa.tags import TAGS
 from policyqa.types import Answer, DocType, Filters, IngestReport, Outcome, Passage, Progress, StoredChunk, Turn
 
 st.set_page_config(page_title="policyqa", page_icon=":material/policy:", layout="wide")
@@ -50,7 +53,7 @@ def sidebar(assistant: Assistant) -> tuple[str, Filters]:
     stats = assistant.store.stats()
     with st.sidebar:
         st.title("policyqa")
-        view = st.radio("View", ["Chat", "Documents"], horizontal=True, label_visibility="collapsed")
+        view = st.radio("View", ["Chat", "Documents", "Deals"], horizontal=True, label_visibility="collapsed")
         last = stats.last_ingest[:16].replace("T", " ") if stats.last_ingest else "never"
         c1, c2 = st.columns(2)
         c1.metric("Documents", stats.documents)
@@ -88,8 +91,10 @@ def filter_controls(assistant: Assistant) -> Filters:
         chosen = st.multiselect(
             "Only these documents", list(titles), format_func=lambda d: titles.get(d, d), key="filter_docs"
         )
+        tags = st.multiselect("Minerals and places (any of)", list(TAGS), key="filter_tags")
     return Filters(
-        doc_types=tuple(DocType(t) for t in types), date_from=date_from, date_to=date_to, doc_ids=tuple(chosen)
+        doc_types=tuple(DocType(t) for t in types), date_from=date_from, date_to=date_to, doc_ids=tuple(chosen),
+        tags=tuple(tags),
     )
 
 
@@ -163,7 +168,7 @@ def chat_view(assistant: Assistant, filters: Filters) -> None:
     convo = conversation(assistant)
     top = st.columns([6, 1.3, 1.3])
     top[0].header("Ask the documents")
-    if top[1].button("New chat", icon=":material/add_comment:", use_container_width=True):
+    if top[1].button("New chat", icon=":material/add_comment:", width="stretch"):
         convo.reset()
         st.session_state.pop("pending", None)
         # The new chat's turns reuse the indexes; a stale marker would swallow their first thumbs.
@@ -177,7 +182,7 @@ def chat_view(assistant: Assistant, filters: Filters) -> None:
         mime="text/markdown",
         icon=":material/download:",
         disabled=not convo.turns,
-        use_container_width=True,
+        width="stretch",
     )
     if not filters.empty:
         st.caption(f"Filters apply: {describe_filters(filters)}")
@@ -224,6 +229,8 @@ def describe_filters(filters: Filters) -> str:
         parts.append(f"published {filters.date_from or '…'} to {filters.date_to or '…'}")
     if filters.doc_ids:
         parts.append(f"{len(filters.doc_ids)} chosen document(s)")
+    if filters.tags:
+        parts.append("about " + " or ".join(filters.tags))
     return "; ".join(parts)
 
 
@@ -240,6 +247,8 @@ def render_turn(assistant: Assistant, index: int, turn: Turn) -> None:
             st.info(escape_markdown(answer.notice))
         seconds = answer.timings.get("total_s")
         meta = [f"answered by {answer.backend}"] + ([f"{seconds:.2f} s"] if seconds is not None else [])
+        if answer.scope:
+            meta.append(answer.scope)
         if support_line(answer):
             meta.append(str(support_line(answer)))
         st.caption(" · ".join(meta))
@@ -323,7 +332,7 @@ def documents_view(assistant: Assistant) -> None:
              "chunks": r.chunk_count, "state": r.state, "doc_id": r.meta.doc_id, "file": Path(r.meta.source).name}
             for r in records
         ],
-        use_container_width=True,
+        width="stretch",
         hide_index=True,
     )
     left, right = st.columns(2)
@@ -350,6 +359,35 @@ def documents_view(assistant: Assistant) -> None:
         st.success(escape_markdown(st.session_state.pop("notice")))
 
 
+# -- deals ---------------------------------------------------------------------------------------------
+
+
+def deals_view(assistant: Assistant) -> None:
+    st.header("Deals")
+    st.caption(
+        "Government–industry actions found in the documents. Every cell comes from a passage: pick a deal below "
+        "to see where each value was read."
+    )
+    deals = extract_deals(assistant.store)
+    if not deals:
+        st.info("No deals found yet: ingest some documents first.")
+        return
+    st.dataframe(deals_table(deals), width="stretch", hide_index=True)
+    st.download_button("Download CSV", deals_csv(deals), file_name="policyqa-deals.csv", mime="text/csv",
+                       icon=":material/download:")
+    labels = [f"{d.company}: {d.instrument}" for d in deals]
+    index = st.selectbox("Sources of a deal", range(len(deals)), format_func=lambda i: labels[i], key="deal_pick")
+    deal = deals[index]
+    for name, cell in deal.fields.items():
+        source = cell.source
+        with st.expander(escape_markdown(f"{name}: {cell.value}")):
+            where = f"{source.title}" + (f", page {source.page}" if source.page is not None else "")
+            st.caption(escape_markdown(f"{where} · published {source.published or 'undated'}"))
+            st.markdown(f"<mark>{html_text(source.quote)}</mark>", unsafe_allow_html=True)
+            for other in cell.sources[1:]:
+                st.caption(escape_markdown(f"also: {other.reference} — {other.value or other.quote[:80]}"))
+
+
 def main() -> None:
     try:
         assistant = load_assistant()
@@ -359,6 +397,8 @@ def main() -> None:
     view, filters = sidebar(assistant)
     if view == "Chat":
         chat_view(assistant, filters)
+    elif view == "Deals":
+        deals_view(assistant)
     else:
         documents_view(assistant)
 

@@ -66,6 +66,11 @@ def quotes_for(answer: Answer, number: int) -> list[tuple[int, int]]:
     return [(c.quote_start, c.quote_end) for c in answer.citations if c.number == number]
 
 
+def html_text(text: str) -> str:
+    """Document text as inert HTML: escaped, line breaks as <br> (a blank line would end an HTML block)."""
+    return re.sub(r"\r\n?|\n", "<br>", html.escape(text))
+
+
 def passage_html(chunk: StoredChunk, spans: Sequence[tuple[int, int]] = ()) -> str:
     """The passage as escaped HTML with the cited sentences in ``<mark>``; nothing in it can run or restyle."""
     text = chunk.text
