@@ -248,7 +248,55 @@ class ExtractiveAnswerer:
         self.last_signals = dataclasses.replace(signals, reason=reason)
         if reason:
             return self._refusal(query, passages)
+        dated = self._conflict(wanted, passages, sentences, scores, vectors, order)
+        if dated is not None:
+            return self._compose(query, passages, sentences, list(dated), labels=_date_labels(passages, sentences, dated))
         return self._compose(query, passages, sentences, chosen)
+
+    def _conflict(
+        self,
+        wanted: re.Pattern[str] | None,
+        passages: Sequence[Passage],
+        sentences: Sequence[_Sentence],
+        scores: dict[int, float],
+        vectors: np.ndarray,
+        order: Sequence[int],
+    ) -> tuple[int, int] | None:
+        """Two documents stating different figures for the same thing: (latest, earlier), else None.
+
+        "The same thing" means near-identical sentences (embedding similarity) whose figures share nothing.
+        """
+        if wanted is None:
+            return None
+        top = max(scores.values())
+        position = {i: rank for rank, i in enumerate(order)}
+        typed = sorted(
+            (i for i in scores if scores[i] >= 0.7 * top and _typed(wanted, sentences[i].text)),
+            key=scores.__getitem__,
+            reverse=True,
+        )[:8]
+
+        def published(i: int) -> str:
+            return passages[sentences[i].passage_index].chunk.published or ""
+
+        def figures(i: int) -> frozenset[str]:
+            undated = _DATE.sub(" ", sentences[i].text)
+            return frozenset(m.group(0).lower() for m in wanted.finditer(undated))
+
+        def years(i: int) -> frozenset[str]:
+            return frozenset(re.findall(r"\b(?:19|20)\d{2}\b", sentences[i].text))
+
+        for a, b in ((a, b) for ai, a in enumerate(typed) for b in typed[ai + 1 :]):
+            doc_a = passages[sentences[a].passage_index].chunk.doc_id
+            doc_b = passages[sentences[b].passage_index].chunk.doc_id
+            if doc_a == doc_b or not published(a) or not published(b) or published(a) == published(b):
+                continue
+            if not figures(a) or not figures(b) or figures(a) & figures(b) or years(a) != years(b):
+                continue  # no figure, the same figure, or figures for different years: no disagreement
+            if float(vectors[position[a]] @ vectors[position[b]]) < 0.75:
+                continue
+            return (a, b) if published(a) > published(b) else (b, a)
+        return None
 
     def stream(
         self, question: str, query: str, passages: Sequence[Passage], *, query_vector: Sequence[float] | None = None
@@ -406,18 +454,26 @@ class ExtractiveAnswerer:
     # -- output -------------------------------------------------------------------------------------
 
     def _compose(
-        self, query: str, passages: Sequence[Passage], sentences: Sequence[_Sentence], chosen: Sequence[int]
+        self,
+        query: str,
+        passages: Sequence[Passage],
+        sentences: Sequence[_Sentence],
+        chosen: Sequence[int],
+        *,
+        labels: Sequence[str] = (),
     ) -> Answer:
+        """The answer text: each chosen sentence, cleaned, with its citation; ``labels`` prefix sentences."""
         citations: list[Citation] = []
         number_of: dict[int, int] = {}
         parts: list[str] = []
-        for i in chosen:
+        for position, i in enumerate(chosen):
             s = sentences[i]
             if s.passage_index not in number_of:
                 number_of[s.passage_index] = len(number_of) + 1
             n = number_of[s.passage_index]
             citations.append(Citation(number=n, passage=passages[s.passage_index], quote_start=s.start, quote_end=s.end))
-            parts.append(f"{_clean(s.text)} [{n}]")
+            label = labels[position] if position < len(labels) else ""
+            parts.append(f"{label}{_clean(s.text)} [{n}]")
         return Answer(text=" ".join(parts), citations=tuple(citations), answerable=True, query=query, backend=self.name)
 
     def _refusal(self, query: str, passages: Sequence[Passage]) -> Answer:
@@ -453,6 +509,12 @@ def evidence_units(text: str) -> list[tuple[int, int]]:
         merged.append((start, end))
         i += 1
     return merged
+
+
+def _date_labels(passages: Sequence[Passage], sentences: Sequence[_Sentence], pair: Sequence[int]) -> list[str]:
+    """'As of DATE: ' for the latest statement, 'Earlier (DATE): ' for the one it supersedes."""
+    dates = [passages[sentences[i].passage_index].chunk.published or "" for i in pair]
+    return [f"As of {dates[0]}: ", f"Earlier ({dates[1]}): "]
 
 
 def _is_heading(text: str) -> bool:

@@ -38,7 +38,8 @@ class TimeFrame:
         """``text`` without the event phrase, which dates the question rather than stating its subject."""
         if not self.event:
             return text
-        return re.sub(r"\s+", " ", re.sub(re.escape(self.event), " ", text, flags=re.I)).strip(" ,") or text
+        stripped = re.sub(r"\s+", " ", re.sub(re.escape(self.event), " ", text, flags=re.I))
+        return re.sub(r"\s+([?.,!])", r"\1", stripped).strip(" ,") or text
 
     @property
     def empty(self) -> bool:
