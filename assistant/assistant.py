@@ -180,8 +180,8 @@ class Assistant:
 
     def _reference_year(self) -> int:
         """The year a month without one refers to: that of the newest document, else this year."""
-        dates = [r.meta.published for r in self.store.documents() if r.meta.published]
-        return int(max(dates)[:4]) if dates else dt.date.today().year
+        latest = self.store.catalog.latest_published()
+        return int(latest[:4]) if latest else dt.date.today().year
 
     def _event_date(self, phrase: str) -> dt.date | None:
         """When a named event happened: the first date stated in the best passage about it."""

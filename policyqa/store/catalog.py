@@ -207,7 +207,7 @@ class Catalog:
             return []
         where, params = filters_sql(filters)
         sql = (
-            "SELECT c.chunk_id, -bm25(chunks_fts) AS score FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
+            "SELECT c.chunk_id, -bm25(chunks_fts) AS score FROM chunks_fts CROSS JOIN chunks c ON c.id = chunks_fts.rowid "
             "JOIN documents d ON d.collection = c.collection AND d.doc_id = c.doc_id "
             f"WHERE chunks_fts MATCH ? AND c.collection = ? AND d.state = 'complete' {where} "
             "ORDER BY bm25(chunks_fts) LIMIT ?"
@@ -216,8 +216,12 @@ class Catalog:
             rows = self._db.execute(sql, (match, self.collection, *params, k)).fetchall()
         return [(r[0], float(r[1])) for r in rows]
 
-    def term_counts(self, terms: Iterable[str]) -> dict[str, int]:
-        """How many chunks of this collection hold each term (after FTS5's own stemming)."""
+    def term_counts(self, terms: Iterable[str], *, limit: int = 1) -> dict[str, int]:
+        """How many chunks of this collection hold each term (after FTS5's stemming), counted up to ``limit``.
+
+        The default answers "is it anywhere?" in constant time; CROSS JOIN makes FTS5 drive the join, where
+        SQLite would otherwise scan every chunk of the collection first.
+        """
         counts: dict[str, int] = {}
         for term in terms:
             match = fts_query(term)
@@ -225,12 +229,19 @@ class Catalog:
                 continue
             with self._lock:
                 row = self._db.execute(
-                    "SELECT COUNT(*) FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
-                    "WHERE chunks_fts MATCH ? AND c.collection = ?",
-                    (match, self.collection),
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM chunks_fts CROSS JOIN chunks c ON c.id = chunks_fts.rowid "
+                    "WHERE chunks_fts MATCH ? AND c.collection = ? LIMIT ?)",
+                    (match, self.collection, limit),
                 ).fetchone()
             counts[term] = int(row[0])
         return counts
+
+    def latest_published(self) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT MAX(published) FROM documents WHERE collection = ? AND state = 'complete'", (self.collection,)
+            ).fetchone()
+        return row[0] if row and row[0] else None
 
     def counts(self) -> tuple[int, int]:
         with self._lock:
