@@ -37,7 +37,9 @@ st.set_page_config(page_title="policyqa", page_icon=":material/policy:", layout=
 @st.cache_resource(show_spinner="Loading the embedding model and the document store…")
 def load_assistant() -> Assistant:
     """One model and one store per server process."""
-    return Assistant(Settings())
+    assistant = Assistant(Settings())
+    assistant.warm_up()  # the first user's answer pays no first-call costs
+    return assistant
 
 
 def conversation(assistant: Assistant) -> Conversation:

@@ -14,6 +14,7 @@ from assistant.extractive import ExtractiveAnswerer
 from assistant.retrieval import Reranker, Retriever
 from assistant.rewrite import QueryRewriter, RuleRewriter, changes_subject
 from assistant.timeframe import TimeFrame, parse_timeframe
+from policyqa.errors import PolicyQAError
 from policyqa.types import Answer, Filters, Passage, Turn
 
 if TYPE_CHECKING:
@@ -93,6 +94,14 @@ class Assistant:
         if rewriter is not None:
             self.backends = {name: (rewriter, a) for name, (_, a) in self.backends.items()}
         self.default_backend = answerer.name if answerer is not None else (settings.llm or "offline")
+
+    def warm_up(self) -> None:
+        """Run one offline question end to end so the first user's answer pays no first-call costs
+        (torch's first forward pass, SQLite page cache, lazily built indexes)."""
+        try:
+            self.ask("What did the government announce?", backend="offline")
+        except PolicyQAError:
+            pass  # an unreachable store is reported on the first real question
 
     @property
     def answerer(self) -> Answerer:

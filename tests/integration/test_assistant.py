@@ -13,6 +13,7 @@ from assistant.assistant import MAX_QUESTION_CHARS
 from assistant.ranking import fuse_rankings
 from assistant.retrieval import Retriever
 from ingest.pipeline import ingest_paths
+from policyqa.errors import StoreUnavailable
 from policyqa.settings import Settings
 from policyqa.store import CorpusStore, open_store
 from policyqa.types import Answer, DocType, Filters, Outcome
@@ -323,3 +324,28 @@ def test_a_real_cross_encoder_named_in_settings_orders_the_passages(
     assert len(set(scores)) > 1, f"a cross-encoder gives different scores to different passages: {scores}"
     best = texts[max(range(len(scores)), key=scores.__getitem__)]
     assert answer.passages[0].chunk.text == best, "the passage the cross-encoder scores highest comes first"
+
+
+def test_warm_up_runs_one_offline_question_through_the_model_and_the_store(
+    corpus_store: tuple[Settings, CorpusStore, FakeEmbedder],
+) -> None:
+    settings, store, _ = corpus_store
+    embedder = FakeEmbedder(max_tokens=MAX_TOKENS)
+    Assistant(settings, store=store, embedder=embedder).warm_up()
+    assert embedder.encoded, "warm-up should have encoded the question (and candidate sentences)"
+
+
+def test_warm_up_on_an_unreachable_store_leaves_the_error_to_the_first_real_question(tmp_path: Path) -> None:
+    class DeadStore:
+        """Every attribute, at any depth, is a call to a server that is not there."""
+
+        def __getattr__(self, name: str) -> DeadStore:
+            return self
+
+        def __call__(self, *args: object, **kwargs: object) -> object:
+            raise StoreUnavailable("Chroma server at 127.0.0.1:1 is not reachable")
+
+    assistant = Assistant(Settings(store_dir=tmp_path / "s"), store=DeadStore(), embedder=FakeEmbedder())  # type: ignore[arg-type]
+    assistant.warm_up()  # no exception
+    with pytest.raises(StoreUnavailable, match="not reachable"):
+        assistant.ask("How big is the stake?")
