@@ -1,11 +1,17 @@
-"""Hybrid retrieval: dense search in Chroma and BM25 in SQLite, fused by reciprocal rank, then diversified."""
+"""Hybrid retrieval: dense search in Chroma and BM25 in SQLite, fused by reciprocal rank, then diversified.
+
+A question that names a filer or a quarter ("Apple's Q3 2023 10-Q") adds rankings restricted to the filings it
+names (:mod:`assistant.filing_hints`), so their passages rise while the others still count.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from assistant.filing_hints import FilingHints, Hint
 from assistant.glossary import expand_query
 from assistant.ranking import collapse_near_duplicates, diversify, fuse_rankings
 from policyqa.types import Filters, Passage
@@ -16,6 +22,9 @@ if TYPE_CHECKING:
     from policyqa.store import CorpusStore
 
 log = logging.getLogger(__name__)
+
+HINT_WEIGHT = 1.0  # weight in the fusion of each ranking restricted to the filings a question names
+OTHER_FILER_FACTOR = 0.5  # score kept by passages from filings of companies a question does not name
 
 
 class Reranker(Protocol):
@@ -38,6 +47,8 @@ class Retriever:
         self.settings = settings
         self.reranker = reranker
         self.last_query_vector: Sequence[float] | None = None
+        self.last_hint: Hint | None = None
+        self._hints: tuple[object, FilingHints] | None = None
 
     def search(
         self,
@@ -64,6 +75,19 @@ class Retriever:
         dense_ids = [cid for cid, _ in dense]
         lexical_ids = [cid for cid, _ in lexical]
         rankings = [dense_ids, lexical_ids]
+        weights = [1.0, 1.0]
+        hint = self.last_hint = None if filters and filters.doc_ids else self.filing_hints().match(query)
+        if hint is not None:
+            named = Filters(
+                doc_types=filters.doc_types if filters else (),
+                date_from=filters.date_from if filters else None,
+                date_to=filters.date_to if filters else None,
+                doc_ids=hint.doc_ids,
+                tags=filters.tags if filters else (),
+            )
+            rankings.append([cid for cid, _ in self.store.dense_search(vector, n, named)])
+            rankings.append([cid for cid, _ in self.store.lexical_search(expand_query(query), n, named)])
+            weights += [HINT_WEIGHT, HINT_WEIGHT]
         if prefer_docs:
             within = Filters(
                 doc_types=filters.doc_types if filters else (),
@@ -74,6 +98,7 @@ class Retriever:
             )
             rankings.append([cid for cid, _ in self.store.dense_search(vector, n, within)])
             rankings.append([cid for cid, _ in self.store.lexical_search(expand_query(query), n, within)])
+            weights += [1.0, 1.0]
         if prefer is not None and not prefer.empty:
             narrowed = Filters(
                 doc_types=filters.doc_types if filters else (),
@@ -84,7 +109,8 @@ class Retriever:
             )
             rankings.append([cid for cid, _ in self.store.dense_search(vector, n, narrowed)])
             rankings.append([cid for cid, _ in self.store.lexical_search(expand_query(query), n, narrowed)])
-        fused = fuse_rankings(rankings, k=self.settings.rrf_k)
+            weights += [1.0, 1.0]
+        fused = fuse_rankings(rankings, k=self.settings.rrf_k, weights=weights)
         chunks = self.store.get_chunks(list(fused))
         dense_rank = {cid: i for i, cid in enumerate(dense_ids, start=1)}
         dense_score = dict(dense)
@@ -100,6 +126,8 @@ class Retriever:
             for cid, score in fused.items()
             if cid in chunks  # a document being rewritten is invisible until it is complete
         ]
+        if hint is not None and hint.exclude:
+            passages = _demote(passages, frozenset(hint.exclude))
         if self.reranker is not None and passages:
             passages = self._rerank(query, passages[: max(k * 3, 10)])
         passages = collapse_near_duplicates(passages, lambda p: p.chunk.text)
@@ -110,6 +138,14 @@ class Retriever:
             lambda p: p.chunk.doc_id,
             k=k,
         )
+
+    def filing_hints(self) -> FilingHints:
+        """Hints built from the stored titles, rebuilt when the set of documents changes."""
+        stats = self.store.stats()
+        key = (stats.documents, stats.last_ingest)
+        if self._hints is None or self._hints[0] != key:
+            self._hints = (key, FilingHints(self.store.documents()))
+        return self._hints[1]
 
     def _rerank(self, query: str, passages: list[Passage]) -> list[Passage]:
         assert self.reranker is not None
@@ -126,3 +162,12 @@ class Retriever:
             )
             for i in order
         ]
+
+
+def _demote(passages: list[Passage], doc_ids: frozenset[str]) -> list[Passage]:
+    """Passages of ``doc_ids`` with their score scaled down, everything re-sorted by score."""
+    scaled = [
+        dataclasses.replace(p, score=p.score * OTHER_FILER_FACTOR) if p.chunk.doc_id in doc_ids else p
+        for p in passages
+    ]
+    return sorted(scaled, key=lambda p: p.score, reverse=True)

@@ -1,4 +1,8 @@
-"""Sentence-aware chunks bounded by the embedding model's own tokenizer, with exact spans back to the source."""
+"""Sentence-aware chunks bounded by the embedding model's own tokenizer, with exact spans back to the source.
+
+The pages of a periodic filing are also cut at its headings (Item, Note, financial statement titles), which set
+each chunk's heading path; a table too long for one chunk is cut between rows, never inside one.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ingest.annotate import dates_in, tags_for
+from ingest.filings import apply_heading, context_header, find_headings
 from policyqa.types import Chunk, LoadedDocument, Section
 
 TokenCounter = Callable[[list[str]], list[int]]
@@ -20,6 +25,8 @@ _SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*(?=\s)")
 # Blank lines always separate units; so does a newline before a list item, heading or table row.
 _BLOCK_BREAK = re.compile(r"\n[ \t]*\n\s*|\n(?=[ \t]*(?:[-*+#|>]|\d+[.)]\s|Item\s+\d|[A-Z][A-Za-z ]{0,40}\s{2,}\S))")
 _WORD = re.compile(r"\S+")
+_HEADING_SLACK = 80  # characters
+_MIN_FILL = 4  # a heading starts a new chunk once the current one holds a quarter of the budget
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +70,28 @@ def _is_abbreviation(text: str, floor: int, dot: int) -> bool:
     return bool(re.fullmatch(r"(?:[a-z]\.)+[a-z]", word))
 
 
+def _cut_at(text: str, spans: list[tuple[int, int]], offsets: frozenset[int]) -> list[tuple[int, int]]:
+    """``spans`` with any span containing one of ``offsets`` cut in two there (a heading starts a unit)."""
+    if not offsets:
+        return spans
+    cut: list[tuple[int, int]] = []
+    for start, end in spans:
+        for offset in sorted(o for o in offsets if start < o < end):
+            cut.extend(_trimmed(text, start, offset))
+            start = offset
+        cut.append((start, end))
+    return cut
+
+
+def _trimmed_lines(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    cursor = start
+    while cursor < end:
+        newline = text.find("\n", cursor, end)
+        stop = end if newline == -1 else newline
+        yield from _trimmed(text, cursor, stop)
+        cursor = stop + 1
+
+
 def _trimmed(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
     while start < end and text[start].isspace():
         start += 1
@@ -98,10 +127,15 @@ class Chunker:
     def chunk_document(self, doc: LoadedDocument) -> Iterator[Chunk]:
         """Chunks of every section in order, indexed from 0; lazily, so huge documents stay bounded."""
         index = 0
+        filing = context_header(doc.meta.title, ()) is not None
         for section in doc.sections:
-            context = self._context(doc.meta.title, section.headings)
-            for start, end in self._spans(section.text):
-                offset = 0 if section.page is not None else section.offset
+            marks = self._heading_marks(section, filing)
+            contexts = {path: self._context(doc.meta.title, path) for _, path in marks}
+            offset = 0 if section.page is not None else section.offset
+            for start, end in self._spans(section.text, breaks=frozenset(m for m, _ in marks[1:])):
+                # A heading just inside the chunk (after a stray line such as the company name) is its heading.
+                headings = next(path for mark, path in reversed(marks) if mark < end and mark <= start + _HEADING_SLACK)
+                context = contexts[headings]
                 yield Chunk(
                     doc_id=doc.meta.doc_id,
                     index=index,
@@ -109,30 +143,52 @@ class Chunker:
                     page=section.page,
                     start=offset + start,
                     end=offset + end,
-                    headings=section.headings,
+                    headings=headings,
                     context=context,
                     tags=tags_for(f"{context}\n{section.text[start:end]}"),
                     dates=dates_in(section.text[start:end]),
                 )
                 index += 1
 
-    def chunk_section(self, section: Section) -> list[tuple[int, int]]:
-        return list(self._spans(section.text))
+    def chunk_section(self, section: Section, *, filing: bool = False) -> list[tuple[int, int]]:
+        marks = self._heading_marks(section, filing)
+        return list(self._spans(section.text, breaks=frozenset(m for m, _ in marks[1:])))
+
+    @staticmethod
+    def _heading_marks(section: Section, filing: bool) -> list[tuple[int, tuple[str, ...]]]:
+        """(offset, heading path from there on): the section's own path, then one per heading found in a page.
+
+        Only the pages of a periodic filing are searched: other formats carry their real headings already, and
+        in other PDFs an "Item 1." line is just text.
+        """
+        marks = [(0, section.headings)]
+        if section.page is None or not filing:
+            return marks
+        path = section.headings
+        for offset, level, heading in find_headings(section.text):
+            path = apply_heading(path, level, heading)
+            if offset == 0:
+                marks[0] = (0, path)
+            else:
+                marks.append((offset, path))
+        return marks
 
     def _context(self, title: str, headings: Sequence[str]) -> str:
-        parts = [title] + [h for h in headings if h and h != title]
-        context = " > ".join(parts)
+        context = context_header(title, headings) or " > ".join([title] + [h for h in headings if h and h != title])
         while context and self.count_tokens([context])[0] - self.special_tokens > self.max_context_tokens:
             context = context[: int(len(context) * 0.8)].rstrip()
         return context
 
-    def _spans(self, text: str) -> Iterator[tuple[int, int]]:
-        units = self._measure(text, split_units(text))
+    def _spans(self, text: str, breaks: frozenset[int] = frozenset()) -> Iterator[tuple[int, int]]:
+        """Greedy packing of units; a unit starting at one of ``breaks`` (a heading) starts a new chunk."""
+        units = self._measure(text, _cut_at(text, split_units(text), breaks))
         i = 0
         while i < len(units):
             total = 0
             j = i
             while j < len(units) and total + units[j].tokens <= self.budget:
+                if j > i and units[j].start in breaks and total * _MIN_FILL >= self.budget:
+                    break
                 total += units[j].tokens
                 j += 1
             if j == i:  # a single unit over budget never happens after _measure, but never loop forever
@@ -140,6 +196,9 @@ class Chunker:
             yield units[i].start, units[j - 1].end
             if j >= len(units):
                 return
+            if units[j].start in breaks and total * _MIN_FILL >= self.budget:  # no overlap across a heading
+                i = j
+                continue
             # Carry only what still leaves room for the next unit, so every chunk adds new text.
             back, carried = j, 0
             room = min(self.overlap_tokens, self.budget - units[j].tokens)
@@ -160,7 +219,23 @@ class Chunker:
         return units
 
     def _split_long(self, text: str, start: int, end: int) -> list[_Unit]:
-        """Word windows for a sentence longer than the budget (tables, lists without stops)."""
+        """A unit longer than the budget as one unit per line, so a table's rows stay whole, and as word
+        windows for a line that is itself too long (a sentence without stops)."""
+        lines = list(_trimmed_lines(text, start, end))
+        if len(lines) <= 1:
+            return self._split_words(text, start, end)
+        units: list[_Unit] = []
+        counts = self.count_tokens([text[s:e] for s, e in lines])
+        for (line_start, line_end), count in zip(lines, counts, strict=True):
+            tokens = count - self.special_tokens
+            if tokens <= self.budget:
+                units.append(_Unit(line_start, line_end, tokens))
+            else:
+                units.extend(self._split_words(text, line_start, line_end))
+        return units
+
+    def _split_words(self, text: str, start: int, end: int) -> list[_Unit]:
+        """Word windows for a line longer than the budget."""
         words = [(m.start() + start, m.end() + start) for m in _WORD.finditer(text[start:end])]
         counts = [c - self.special_tokens for c in self.count_tokens([text[s:e] for s, e in words])]
         units: list[_Unit] = []

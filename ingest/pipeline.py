@@ -5,20 +5,28 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import multiprocessing
+import os
 import time
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.chunking import Chunker
 from ingest.discover import discover
-from ingest.loaders import load_document
+from ingest.loaders import PDF_SUFFIXES, load_document
 from ingest.metadata import content_hash_of
+from ingest.parsing import failure_message, load_file
 from policyqa.errors import PolicyQAError
 from policyqa.store import CorpusStore, open_store
 from policyqa.types import (
     Chunk,
     DocumentMeta,
+    DocumentRecord,
     FileOutcome,
     IngestReport,
     LoadedDocument,
@@ -166,9 +174,9 @@ def ingest_paths(
             if rebuild:
                 store.clear()
             worker = _Worker(settings, store, embedder, reporter)
-            for path in found.files:
-                outcomes.append(worker.ingest_file(path))
-                reporter.file(path.name)
+            for outcome in worker.ingest_files(found.files):
+                outcomes.append(outcome)
+                reporter.file(Path(outcome.path).name)
             failed = worker.finish()
             outcomes = [
                 dataclasses.replace(o, outcome=Outcome.FAILED, chunks=0, message=failed[o.doc_id])
@@ -213,7 +221,19 @@ class _Worker:
             )
         return self._batcher
 
-    def ingest_file(self, path: Path) -> FileOutcome:
+    def ingest_files(self, paths: Sequence[Path]) -> Iterator[FileOutcome]:
+        """One outcome per path, in order. Files are parsed ahead in worker processes when that can pay."""
+        loader = _Loader(self.settings, paths)
+        with loader:
+            for item in loader.results(self._prepare(path) for path in paths):
+                if isinstance(item, FileOutcome):
+                    yield item
+                else:
+                    job, loaded = item
+                    yield self._store_document(job, loaded)
+
+    def _prepare(self, path: Path) -> _Job | FileOutcome:
+        """Checks made before a file is read: its size, and whether its content changed since the last ingest."""
         source = str(path)
         try:
             size_mb = path.stat().st_size / 1_048_576
@@ -226,7 +246,16 @@ class _Worker:
             previous = self.store.catalog.documents_by_source(source)
             if previous and previous[0].meta.content_hash == content_hash and previous[0].state == "complete":
                 return FileOutcome(source, Outcome.UNCHANGED, previous[0].meta.doc_id, previous[0].chunk_count)
-            doc = load_document(path, content_hash=content_hash, max_pdf_pages=self.settings.max_pdf_pages)
+            return _Job(path, content_hash, tuple(previous))
+        except Exception as exc:
+            return FileOutcome(source, Outcome.FAILED, message=failure_message(path, exc))
+
+    def _store_document(self, job: _Job, loaded: LoadedDocument | str) -> FileOutcome:
+        path, source, previous = job.path, str(job.path), job.previous
+        if isinstance(loaded, str):
+            return FileOutcome(source, Outcome.FAILED, message=loaded)
+        doc = loaded
+        try:
             if not doc.sections or not doc.text.strip():
                 reason = "; ".join(doc.warnings) or "no text"
                 message = reason if reason.startswith(path.name) else f"{path.name}: {reason}"
@@ -240,14 +269,8 @@ class _Worker:
                     self.store.remove(old.meta.doc_id)
             outcome = Outcome.UPDATED if previous else Outcome.ADDED
             return FileOutcome(source, outcome, doc.meta.doc_id, count, "; ".join(doc.warnings))
-        except PolicyQAError as exc:
-            message = str(exc) if path.name in str(exc) else f"{path.name}: {exc}"  # store errors name no file
-            return FileOutcome(source, Outcome.FAILED, message=message)
-        except OSError as exc:
-            return FileOutcome(source, Outcome.FAILED, message=f"{path.name}: {exc.strerror or exc}")
-        except Exception as exc:  # one bad file never stops the others
-            log.exception("unexpected error ingesting %s", path)
-            return FileOutcome(source, Outcome.FAILED, message=f"{path.name}: {type(exc).__name__}: {exc}")
+        except Exception as exc:
+            return FileOutcome(source, Outcome.FAILED, message=failure_message(path, exc))
 
     def _unique_id(self, doc: LoadedDocument) -> LoadedDocument:
         """Two files with the same name in different folders must not overwrite each other."""
@@ -268,6 +291,116 @@ class _Worker:
             return {}
         self._batcher.flush()
         return self._batcher.failed
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """A file that passed the checks made before reading it, and the registry rows it replaces."""
+
+    path: Path
+    content_hash: str
+    previous: tuple[DocumentRecord, ...]
+
+
+class _Loader:
+    """Reads the prepared files in order: inline, or in a pool of parse workers that runs ahead of embedding.
+
+    At most ``workers`` files are in flight (submitted and not yet taken), so memory stays bounded however
+    many files are given; results are taken in submission order, so parallel and serial ingests store
+    exactly the same chunks under the same ids.
+    """
+
+    def __init__(self, settings: Settings, paths: Sequence[Path]) -> None:
+        self.settings = settings
+        self.workers = parse_workers(settings, paths)
+        self._pool: ProcessPoolExecutor | None = None
+        self._broken = False
+
+    def __enter__(self) -> _Loader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _load(self, job: _Job) -> LoadedDocument | str:
+        try:
+            return load_document(
+                job.path,
+                content_hash=job.content_hash,
+                max_pdf_pages=self.settings.max_pdf_pages,
+                pdf_engine=self.settings.pdf_engine,
+            )
+        except Exception as exc:
+            return failure_message(job.path, exc)
+
+    def results(
+        self, prepared: Iterable[_Job | FileOutcome]
+    ) -> Iterator[FileOutcome | tuple[_Job, LoadedDocument | str]]:
+        if self.workers <= 1:
+            for item in prepared:
+                yield item if isinstance(item, FileOutcome) else (item, self._load(item))
+            return
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+        window: deque[FileOutcome | tuple[_Job, Future[LoadedDocument | str] | None]] = deque()
+        in_flight = 0
+        for item in prepared:
+            if isinstance(item, FileOutcome):
+                window.append(item)
+            else:
+                window.append((item, self._submit(item)))
+                in_flight += 1
+            while in_flight >= self.workers or (window and isinstance(window[0], FileOutcome)):
+                head = window.popleft()
+                if isinstance(head, FileOutcome):
+                    yield head
+                else:
+                    in_flight -= 1
+                    yield head[0], self._collect(head[0], head[1])
+        while window:
+            head = window.popleft()
+            yield head if isinstance(head, FileOutcome) else (head[0], self._collect(head[0], head[1]))
+
+    def _submit(self, job: _Job) -> Future[LoadedDocument | str] | None:
+        """The file handed to a worker, or None when the pool is broken (the file is then read here)."""
+        if self._pool is None or self._broken:
+            return None
+        try:
+            return self._pool.submit(
+                load_file, job.path, job.content_hash, self.settings.max_pdf_pages, self.settings.pdf_engine
+            )
+        except BrokenProcessPool as exc:
+            self._pool_failed(exc)
+            return None
+
+    def _collect(self, job: _Job, future: Future[LoadedDocument | str] | None) -> LoadedDocument | str:
+        if future is None:
+            return self._load(job)
+        try:
+            return future.result()
+        except Exception as exc:  # the worker died (killed, out of memory, could not start): read the file here
+            if isinstance(exc, BrokenProcessPool):
+                self._pool_failed(exc)
+            log.warning("parse worker failed on %s (%r); reading it in this process", job.path, exc)
+            return self._load(job)
+
+    def _pool_failed(self, exc: BaseException) -> None:
+        if not self._broken:
+            # SEE: https://docs.python.org/3/library/multiprocessing.html#the-spawn-and-forkserver-start-methods
+            # a script that ingests must guard its top level with `if __name__ == "__main__":`.
+            log.warning("parse workers unavailable (%r); parsing in this process from now on", exc)
+        self._broken = True
+
+
+def parse_workers(settings: Settings, paths: Sequence[Path]) -> int:
+    """Processes to parse with: ``settings.parse_workers`` (0 = one per core), and 1 unless two PDFs need parsing.
+
+    Other formats parse in milliseconds; starting worker processes only pays for PDFs.
+    """
+    pdfs = sum(1 for p in paths if p.suffix.lower() in PDF_SUFFIXES)
+    wanted = settings.parse_workers or os.cpu_count() or 1
+    return max(1, min(wanted, pdfs)) if pdfs >= 2 else 1
 
 
 def _prune(store: CorpusStore) -> list[FileOutcome]:

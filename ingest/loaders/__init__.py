@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
-from ingest.loaders.base import RawDocument
+from ingest.loaders.base import RawDocument, strip_controls
 from ingest.metadata import build_meta
 from policyqa.errors import LoadError
 from policyqa.types import LoadedDocument
@@ -21,25 +22,32 @@ SUPPORTED_SUFFIXES: tuple[str, ...] = PDF_SUFFIXES + HTML_SUFFIXES + MARKDOWN_SU
 __all__ = ["SUPPORTED_SUFFIXES", "RawDocument", "load_document", "load_raw"]
 
 
-def load_document(path: Path, *, content_hash: str, max_pdf_pages: int = 2000) -> LoadedDocument:
+def load_document(
+    path: Path, *, content_hash: str, max_pdf_pages: int = 2000, pdf_engine: str = "pypdf"
+) -> LoadedDocument:
     """Read one file into sections plus the metadata a citation shows.
 
     Args:
         path: the file; its suffix (any case) chooses the loader.
         content_hash: recorded in the metadata, normally ``content_hash_of(path)``.
         max_pdf_pages: PDFs with more pages are refused.
+        pdf_engine: "pypdf" (the reference extractor) or "pdfium" (faster; ingest uses ``settings.pdf_engine``).
 
     Raises:
         LoadError: the file is missing, unsupported, unreadable, empty, binary, encrypted or
             malformed, or its metadata sidecar is malformed; the message names the file.
     """
-    raw = load_raw(path, max_pdf_pages=max_pdf_pages)
+    raw = load_raw(path, max_pdf_pages=max_pdf_pages, pdf_engine=pdf_engine)
     meta = build_meta(path, raw, content_hash=content_hash)
+    # Titles come from inside the file too (<title>, /Title, front matter) and are printed in every citation.
+    meta = dataclasses.replace(
+        meta, title=strip_controls(meta.title), publisher=meta.publisher and strip_controls(meta.publisher)
+    )
     log.debug("loaded %s: %d sections, %d warnings", path, len(raw.sections), len(raw.warnings))
     return LoadedDocument(meta=meta, sections=raw.sections, warnings=raw.warnings)
 
 
-def load_raw(path: Path, *, max_pdf_pages: int = 2000) -> RawDocument:
+def load_raw(path: Path, *, max_pdf_pages: int = 2000, pdf_engine: str = "pypdf") -> RawDocument:
     """Run the loader for ``path``'s suffix, without merging metadata from outside the file."""
     path = Path(path)
     if not path.exists():
@@ -53,7 +61,7 @@ def load_raw(path: Path, *, max_pdf_pages: int = 2000) -> RawDocument:
     if suffix in PDF_SUFFIXES:
         from ingest.loaders.pdf import load_pdf
 
-        return load_pdf(path, max_pages=max_pdf_pages)
+        return load_pdf(path, max_pages=max_pdf_pages, engine=pdf_engine)
     if suffix in HTML_SUFFIXES:
         from ingest.loaders.html import load_html
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,9 @@ _ALLOWED_CONTROLS = frozenset(b"\t\n\r\f")
 _CONTROL_BYTES = frozenset(range(32)) | {127}
 _MAX_CONTROL_SHARE = 0.10
 _CP1252_MARGIN = 0.1
+# Every C0 and C1 control but tab and newline: a terminal acts on them (ESC sequences clear the screen, recolour
+# text or, as OSC 8, make links), so document text must never carry them to `policyqa ask`.
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +34,13 @@ class RawDocument:
     warnings: tuple[str, ...] = ()
 
 
+def strip_controls(text: str) -> str:
+    """``text`` without control characters (carriage returns and form feeds become newlines)."""
+    return _CONTROL_CHARS.sub("", text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n"))
+
+
 def assemble_sections(parts: Iterable[tuple[str, int | None, tuple[str, ...]]]) -> tuple[Section, ...]:
-    """Build sections from (text, page, headings) triples, dropping empty texts.
+    """Build sections from (text, page, headings) triples, dropping empty texts and control characters.
 
     Offsets assume the document text is the section texts joined with a blank line,
     which is how ``LoadedDocument.text`` is defined.
@@ -39,6 +48,7 @@ def assemble_sections(parts: Iterable[tuple[str, int | None, tuple[str, ...]]]) 
     sections: list[Section] = []
     offset = 0
     for text, page, headings in parts:
+        text, headings = strip_controls(text), tuple(strip_controls(h) for h in headings)
         if not text.strip():
             continue
         sections.append(Section(text=text, page=page, headings=headings, offset=offset))

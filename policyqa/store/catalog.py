@@ -69,6 +69,9 @@ class Catalog:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._migrate()
+        # The generation this process's view of the store reflects: our own writes advance it, those of
+        # other processes do not, so a difference from generation() means "reload what you cached".
+        self.seen_generation = self.generation()
 
     def _migrate(self) -> None:
         """Stores written before chunks carried tags and dates gain the columns (empty until re-indexed)."""
@@ -128,17 +131,36 @@ class Catalog:
             )
 
     def mark_complete(self, doc_id: str, chunk_count: int) -> None:
-        with self._lock:
+        with self._lock, self._transaction():
             self._db.execute(
                 "UPDATE documents SET state='complete', chunk_count=?, ingested_at=? "
                 "WHERE collection=? AND doc_id=?",
                 (chunk_count, _now(), self.collection, doc_id),
             )
             self._set_state("last_ingest", _now())
+            self._advance_generation()
 
     def delete_document(self, doc_id: str) -> None:
-        with self._lock:
+        with self._lock, self._transaction():
             self._db.execute("DELETE FROM documents WHERE collection=? AND doc_id=?", (self.collection, doc_id))
+            self._advance_generation()
+
+    # -- change detection across processes ----------------------------------------------------------
+
+    def generation(self) -> int:
+        """A counter that every completed, removed or cleared document advances, in whichever process."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value FROM state WHERE collection=? AND key='generation'", (self.collection,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def _advance_generation(self) -> None:
+        """Call inside a write transaction (writers are serialised by the store's lock file)."""
+        old = self.generation()
+        self._set_state("generation", str(old + 1))
+        if self.seen_generation == old:
+            self.seen_generation = old + 1
 
     # -- chunks and the lexical index ---------------------------------------------------------------
 
@@ -269,8 +291,11 @@ class Catalog:
         with self._lock, self._transaction():
             rowids = [r[0] for r in self._db.execute("SELECT id FROM chunks WHERE collection=?", (self.collection,))]
             self._db.executemany("DELETE FROM chunks_fts WHERE rowid=?", [(i,) for i in rowids])
-            for table in ("chunks", "documents", "state"):
+            for table in ("chunks", "documents"):
                 self._db.execute(f"DELETE FROM {table} WHERE collection=?", (self.collection,))
+            # The generation survives a clear: counting again from 0 could repeat a value a reader has seen.
+            self._db.execute("DELETE FROM state WHERE collection=? AND key != 'generation'", (self.collection,))
+            self._advance_generation()
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)

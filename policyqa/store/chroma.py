@@ -49,6 +49,13 @@ def make_client(settings: Settings, *, ephemeral: bool = False) -> ClientAPI:
     return client
 
 
+def close_client(client: ClientAPI) -> None:
+    """Release the client; the last one closed on an embedded store's folder frees its index and connections."""
+    close = getattr(client, "close", None)  # chromadb's Client has close(); its ClientAPI type does not declare it
+    if callable(close):
+        close()
+
+
 def open_collection(client: ClientAPI, name: str) -> Collection:
     """The product's collection: cosine space, vectors supplied by us (no Chroma embedding function)."""
     try:

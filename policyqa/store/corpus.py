@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -13,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 from policyqa.errors import StoreBusy, StoreUnavailable
 from policyqa.tags import tag_key
 from policyqa.store.catalog import Catalog
-from policyqa.store.chroma import make_client, open_collection
+from policyqa.store.chroma import close_client, make_client, open_collection
 from policyqa.types import Chunk, DocumentMeta, DocumentRecord, Filters, StoredChunk, date_ord
 
 if TYPE_CHECKING:
     import numpy as np
+    from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
 
     from policyqa.settings import Settings
@@ -69,18 +71,62 @@ class ConsistencyReport:
 
 
 class CorpusStore:
-    """Writes replace a whole document; reads see only documents whose write completed."""
+    """Writes replace a whole document; reads see only documents whose write completed.
+
+    Several processes may share an embedded store: one writer at a time (``writer_lock``), any number of
+    readers. SEE: an embedded Chroma client (chromadb 1.5) keeps the vector index it first loaded in memory,
+    so its queries never see vectors another process writes later, and a client that first read the
+    collection before any vectors were on disk fails with "Error creating hnsw segment reader: Nothing found
+    on disk" (counts and metadata, read from SQLite, are current). So every read first compares the catalog's
+    generation, which each completed or removed document advances, with the one this store last loaded, and
+    reopens its Chroma client when another process has moved it on; a query that fails is retried once on a
+    reopened client. Reopening works when this store holds the only embedded client on its folder in the
+    process (the app and the CLI open one store each); Chroma servers need none of this.
+    """
 
     def __init__(self, settings: Settings, *, collection: Collection | None = None) -> None:
         self.settings = settings
         self.location = settings.chroma_url or str(settings.store_dir)
-        self._collection = collection if collection is not None else open_collection(
-            make_client(settings), settings.collection
-        )
+        self._client: ClientAPI | None = None  # ours to close and reopen; None when the collection was given
+        if collection is None:
+            self._client = client = make_client(settings)
+            collection = open_collection(client, settings.collection)
+        self._collection = collection
         self.catalog = Catalog(settings.sqlite_path, settings.collection)
+        self._reopen_lock = threading.Lock()
 
     def close(self) -> None:
         self.catalog.close()
+        if self._client is not None:
+            close_client(self._client)
+
+    @property
+    def _reopenable(self) -> bool:
+        return self._client is not None and self.settings.chroma_url is None
+
+    def _chroma(self) -> Collection:
+        """The collection, after reopening the client if another process has changed the store since it loaded."""
+        collection = self._collection
+        if self._reopenable:
+            current = self.catalog.generation()
+            if current != self.catalog.seen_generation:
+                self._reopen(collection, current)
+        return self._collection
+
+    def _reopen(self, stale: Collection, generation: int | None = None) -> None:
+        """Replace ``stale`` with a freshly opened collection, unless another thread already has."""
+        with self._reopen_lock:
+            if self._collection is not stale:
+                return
+            generation = self.catalog.generation() if generation is None else generation
+            log.info("reopening Chroma at %s (store generation %d)", self.location, generation)
+            assert self._client is not None
+            # Close first: a new client on the same folder would otherwise share the stale one's index.
+            # Queries already running on the old client finish; ones starting on it fail and are retried.
+            close_client(self._client)
+            self._client = make_client(self.settings)
+            self._collection = open_collection(self._client, self.settings.collection)
+            self.catalog.seen_generation = generation
 
     # -- writing ------------------------------------------------------------------------------------
 
@@ -99,6 +145,7 @@ class CorpusStore:
             handle.write(str(os.getpid()))
             handle.flush()
             try:
+                self._chroma()  # write on top of what the previous writer left, not on a stale view
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
@@ -121,7 +168,7 @@ class CorpusStore:
         if not pairs:
             return
         try:
-            self._collection.upsert(
+            self._chroma().upsert(
                 ids=[c.chunk_id for _, c in pairs],
                 embeddings=vectors,
                 documents=[c.text for _, c in pairs],
@@ -150,7 +197,7 @@ class CorpusStore:
 
     def _delete_vectors(self, doc_id: str) -> None:
         try:
-            self._collection.delete(where={"doc_id": doc_id})
+            self._chroma().delete(where={"doc_id": doc_id})
         except Exception as exc:
             raise StoreUnavailable(f"deleting from Chroma at {self.location} failed: {exc}") from exc
 
@@ -168,18 +215,20 @@ class CorpusStore:
 
     def dense_search(self, vector: Sequence[float], k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """Nearest chunks by cosine similarity: (chunk_id, similarity), best first."""
-        count = self._collection.count()
-        if count == 0:
-            return []
+        collection = self._chroma()
         try:
-            result = self._collection.query(
-                query_embeddings=[[float(x) for x in vector]],
-                n_results=min(k, count),
-                where=filters_where(filters),
-                include=["distances"],
-            )
+            result = _query(collection, vector, k, filters)
         except Exception as exc:
-            raise StoreUnavailable(f"searching Chroma at {self.location} failed: {str(exc)[:200]}") from exc
+            if not self._reopenable:
+                raise StoreUnavailable(f"searching Chroma at {self.location} failed: {str(exc)[:200]}") from exc
+            log.info("Chroma query failed (%s); reopening the client and retrying once", str(exc)[:200])
+            try:
+                self._reopen(collection)
+                result = _query(self._collection, vector, k, filters)
+            except Exception as again:
+                raise StoreUnavailable(f"searching Chroma at {self.location} failed: {str(again)[:200]}") from again
+        if result is None:
+            return []
         ids = result["ids"][0]
         distances = (result.get("distances") or [[]])[0] or []
         return [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=False)]
@@ -221,7 +270,7 @@ class CorpusStore:
             self.remove(doc_id)
         extra = list(set(self._all_chroma_ids()) - self.catalog.chunk_ids())
         for start in range(0, len(extra), 500):
-            self._collection.delete(ids=extra[start : start + 500])
+            self._chroma().delete(ids=extra[start : start + 500])
         return ConsistencyReport(
             pending_docs=report.pending_docs,
             missing_in_chroma=report.missing_in_chroma,
@@ -234,11 +283,24 @@ class CorpusStore:
         ids: list[str] = []
         offset, page = 0, 5000
         while True:
-            got = self._collection.get(include=[], limit=page, offset=offset)["ids"]
+            got = self._chroma().get(include=[], limit=page, offset=offset)["ids"]
             ids.extend(got)
             if len(got) < page:
                 return ids
             offset += page
+
+
+def _query(collection: Collection, vector: Sequence[float], k: int, filters: Filters | None) -> Any:
+    """One Chroma nearest-neighbour query, or None when the collection is empty."""
+    count = collection.count()
+    if count == 0:
+        return None
+    return collection.query(
+        query_embeddings=[[float(x) for x in vector]],
+        n_results=min(k, count),
+        where=filters_where(filters),
+        include=["distances"],
+    )
 
 
 def _chroma_metadata(meta: DocumentMeta, chunk: Chunk) -> dict[str, str | int]:

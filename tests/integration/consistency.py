@@ -9,7 +9,11 @@ from policyqa.store.chroma import make_client, open_collection
 
 def chroma_count(settings: Settings) -> int:
     """Vectors in the settings' collection, read through a client of our own rather than the store's."""
-    return open_collection(make_client(settings), settings.collection).count()
+    client = make_client(settings)
+    try:
+        return open_collection(client, settings.collection).count()
+    finally:
+        client.close()  # a client left open would keep the store's own client from reopening (see CorpusStore)
 
 
 def assert_consistent(store: CorpusStore, settings: Settings) -> int:
