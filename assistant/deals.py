@@ -5,6 +5,9 @@ floor"...), values (amounts, percentages, terms), agencies, companies, dates, pl
 the nearest compatible cue. Facts about one company and instrument are then merged across documents: per field the
 value from the latest-published document wins (a date stated in a sentence beats a document's publication date), and
 the other passages stay as further sources.
+
+A language model can read the passages instead (assistant/deals_llm.py): its facts, each checked against the sentence
+it quotes, replace this reader's passage by passage and are merged by the same rules (:func:`merge_facts`).
 """
 
 from __future__ import annotations
@@ -623,30 +626,47 @@ def extract_deals(store: CorpusStore) -> list[Deal]:
     Returns:
         Deals sorted by company, then date, then instrument.
     """
+    return deals_from_chunks(complete_chunks(store))
+
+
+def complete_chunks(store: CorpusStore) -> list[StoredChunk]:
+    """The chunks of every document whose ingest completed, in document order."""
     chunks: list[StoredChunk] = []
     for record in store.documents():
         if record.state == "complete":
             ids = sorted(store.catalog.chunk_ids(record.meta.doc_id))
             found = store.get_chunks(ids)
             chunks.extend(found[i] for i in ids if i in found)
-    return deals_from_chunks(chunks)
+    return chunks
 
 
 def deals_from_chunks(chunks: Iterable[StoredChunk]) -> list[Deal]:
     """The deals stated in these chunks (in document order; a document's title names its subject company)."""
-    facts: list[_Fact] = []
+    by_chunk, profile = read_chunks(chunks)
+    return merge_facts([f for found in by_chunk.values() for f in found], profile)
+
+
+def read_chunks(chunks: Iterable[StoredChunk]) -> tuple[dict[str, list[_Fact]], list[_Fact]]:
+    """The pattern reader's facts per chunk id (every chunk has an entry), and the company-profile minerals."""
+    by_chunk: dict[str, list[_Fact]] = {}
     profile: list[_Fact] = []
     seen: dict[str, set[str]] = defaultdict(set)
     for chunk in sorted(chunks, key=lambda c: (c.doc_id, c.index)):
-        in_title = [c.value for c in _companies(chunk.title, 0, len(chunk.title), []) if c.value not in _FINANCIERS]
-        title_company = in_title[0] if len(set(in_title)) == 1 else None
-        reader = _ChunkReader(chunk, title_company, seen[chunk.doc_id]).read()
-        facts.extend(reader.facts)
+        reader = _ChunkReader(chunk, _title_company(chunk), seen[chunk.doc_id]).read()
+        by_chunk[chunk.chunk_id] = reader.facts
         profile.extend(reader.profile)
-    return _merge(facts, profile)
+    return by_chunk, profile
 
 
-def _merge(facts: Sequence[_Fact], profile: Sequence[_Fact] = ()) -> list[Deal]:
+def _title_company(chunk: StoredChunk) -> str | None:
+    """The one company a document's title names (its subject), if it names exactly one."""
+    in_title = [c.value for c in _companies(chunk.title, 0, len(chunk.title), []) if c.value not in _FINANCIERS]
+    return in_title[0] if len(set(in_title)) == 1 else None
+
+
+def merge_facts(facts: Sequence[_Fact], profile: Sequence[_Fact] = ()) -> list[Deal]:
+    """Facts (from either reader) merged into rows: one per company and instrument, per field the best-ranked value;
+    ``profile`` gives a row its minerals when no fact does."""
     groups: dict[tuple[str, str], list[_Fact]] = defaultdict(list)
     for f in facts:
         groups[(f.company, f.instrument)].append(f)
