@@ -10,7 +10,8 @@ from pathlib import Path
 import streamlit as st
 
 from assistant import Assistant, Conversation
-from assistant.deals import deals_csv, deals_table, extract_deals
+from assistant.deals import deals_csv, deals_table
+from assistant.deals_llm import DealRun, corpus_key, run_deals
 from assistant.feedback import record_feedback
 from assistant.render import (
     answer_markdown,
@@ -370,11 +371,24 @@ def deals_view(assistant: Assistant) -> None:
         "Government–industry actions found in the documents. Every cell comes from a passage: pick a deal below "
         "to see where each value was read."
     )
-    deals = extract_deals(assistant.store)
+    llm = assistant.settings.llm
+    use_llm = bool(llm) and st.toggle(
+        f"Read with the language model ({llm})", key="deals_llm",
+        help="The model reads each passage that may state a deal. Every value it gives must be stated in the sentence "
+        "it quotes, or it is left out; the offline patterns stand in wherever the model fails.",
+    )
+    run = deal_run(assistant) if use_llm else run_deals(assistant.store, assistant.settings)
+    for notice in run.notices:
+        st.warning(escape_markdown(notice))
+    deals = run.deals
     if not deals:
         st.info("No deals found yet: ingest some documents first.")
         return
     st.dataframe(deals_table(deals), width="stretch", hide_index=True)
+    reader = "the offline patterns"
+    if run.backend != "offline":
+        reader = f"{run.backend} ({run.answered} of {run.passages} passages)"
+    st.caption(escape_markdown(f"Read by {reader}."))
     st.download_button("Download CSV", deals_csv(deals), file_name="policyqa-deals.csv", mime="text/csv",
                        icon=":material/download:")
     labels = [f"{d.company}: {d.instrument}" for d in deals]
@@ -388,6 +402,23 @@ def deals_view(assistant: Assistant) -> None:
             st.markdown(f"<mark>{html_text(source.quote)}</mark>", unsafe_allow_html=True)
             for other in cell.sources[1:]:
                 st.caption(escape_markdown(f"also: {other.reference} — {other.value or other.quote[:80]}"))
+
+
+def deal_run(assistant: Assistant) -> DealRun:
+    """The LLM's deal table, kept for the session until the documents or the model change (it takes a while)."""
+    key = (assistant.settings.llm, corpus_key(assistant.store))
+    cached = st.session_state.get("deals_llm_run")
+    if cached is None or cached[0] != key:
+        bar = st.progress(0.0, text="The language model is reading the passages…")
+
+        def update(p: Progress) -> None:
+            done = p.done / p.total if p.total else 1.0
+            bar.progress(done, text=f"The language model has read {p.done} of {p.total} passages…")
+
+        cached = (key, run_deals(assistant.store, assistant.settings, use_llm=True, on_progress=update))
+        bar.empty()
+        st.session_state.deals_llm_run = cached
+    return cached[1]
 
 
 def main() -> None:

@@ -6,13 +6,19 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from policyqa.errors import PolicyQAError
 from policyqa.settings import Settings
 from policyqa.types import Outcome, Progress
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from assistant.deals import Deal
+    from assistant.deals_llm import DealRun
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -317,34 +323,88 @@ def fetch(
 
 @main.command()
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Also write the full table as CSV here.")
-def deals(csv_path: str | None) -> None:
+@click.option(
+    "--llm", "llm_spec", is_flag=False, flag_value="", default=None, metavar="[ollama:MODEL|openai:MODEL]",
+    help="Read the passages with a language model: the one named, else the configured one (POLICYQA_LLM). Every "
+    "value must be stated in the sentence it quotes; the offline patterns stand in wherever the model fails.",
+)
+@click.option(
+    "--evaluate", "expected_path", type=click.Path(exists=True, dir_okay=False),
+    help="Print precision and recall against a hand-checked table (tests/eval/deals_expected.yaml) for the offline "
+    "path, and for the LLM path with --llm, instead of the table.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar while the model reads.")
+def deals(csv_path: str | None, llm_spec: str | None, expected_path: str | None, quiet: bool) -> None:
     """List the government–industry deals stated in the documents (stakes, loans, price floors...), with sources."""
     from pathlib import Path
 
     from assistant.deals import deals_csv, deals_table, extract_deals
+    from assistant.deals_llm import run_deals
     from policyqa.store import open_store
 
-    store = open_store(_settings())
+    settings = _settings()
+    if llm_spec is not None:
+        settings = settings.with_overrides(llm=llm_spec or None)
+        if not settings.llm:
+            raise click.UsageError("--llm needs a model: --llm ollama:MODEL, or set POLICYQA_LLM")
+    store = open_store(settings)
     try:
         if not store.documents():
             click.echo("no documents yet: run `policyqa ingest PATH`")
             return
-        found = extract_deals(store)
+        offline = extract_deals(store) if expected_path or llm_spec is None else None
+        run = None
+        if llm_spec is not None:
+            with _progress_bars(not quiet and sys.stderr.isatty()) as progress:
+                run = run_deals(store, settings, use_llm=True, on_progress=progress)
     finally:
         store.close()
+    if expected_path:
+        _print_deal_scores(Path(expected_path), offline or [], run, settings.llm)
+        return
+    found = run.deals if run is not None else offline or []
     if not found:
         click.echo("no deals found in the ingested documents")
-        return
-    header = ("company", "instrument", "amount", "stake", "terms", "agency", "date", "source")
-    keys = ("company", "instrument", "amount", "stake_percent", "terms", "agency", "date", "source")
-    rows = [tuple(row[k] or "-" for k in keys) for row in deals_table(found)]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
-    for row in [header, *rows]:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
-    click.echo(f"{len(found)} deals")
-    if csv_path:
+    else:
+        header = ("company", "instrument", "amount", "stake", "terms", "agency", "date", "source")
+        keys = ("company", "instrument", "amount", "stake_percent", "terms", "agency", "date", "source")
+        rows = [tuple(row[k] or "-" for k in keys) for row in deals_table(found)]
+        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
+        for row in [header, *rows]:
+            click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
+        click.echo(f"{len(found)} deals")
+    _print_deal_run(run)
+    if csv_path and found:
         Path(csv_path).write_text(deals_csv(found), encoding="utf-8")
         click.echo(f"CSV written to {csv_path}")
+
+
+def _print_deal_run(run: DealRun | None) -> None:
+    if run is None:
+        click.secho("(read by the offline patterns)", dim=True)
+        return
+    for notice in run.notices:
+        click.secho(f"note: {notice}", fg="yellow")
+    if run.backend == "offline":
+        click.secho("(read by the offline patterns)", dim=True)
+    else:
+        click.secho(f"(read by {run.backend}: {run.answered} of {run.passages} passages)", dim=True)
+
+
+def _print_deal_scores(expected_path: Path, offline: list[Deal], run: DealRun | None, llm: str | None) -> None:
+    from assistant.deals_eval import load_expected, score
+
+    expected = load_expected(expected_path)
+    results = [("offline", score(offline, expected))]
+    if run is not None:
+        results.append((f"LLM ({llm})", score(run.deals, expected)))
+    for label, result in results:
+        click.echo(result.line(label))
+        for problem in result.problems:
+            click.echo(f"  {problem}")
+    if run is not None:
+        for notice in run.notices:
+            click.secho(f"note: {notice}", fg="yellow")
 
 
 if __name__ == "__main__":  # pragma: no cover
