@@ -4,7 +4,8 @@ Usage: python benchmarks/filings.py --data PATH [--limit-questions N] [--set FIE
 
 PATH holds ``pdfs/`` and ``questions.jsonl`` (one question a line with ``question`` and ``source_docs``, the PDF file
 names that hold the answer), as in the public sec-10q development set. Each pipeline runs in its own subprocess,
-one after the other, so its peak RSS (``ru_maxrss``) and timings are its own:
+one after the other, so its peak RSS (``ru_maxrss``), the peak of its whole process tree (parse workers included,
+sampled every 0.1 s) and its timings are its own:
 
 - ours: ``ingest_paths`` into a temporary store, then ``Assistant.ask`` (or ``Retriever.search`` with
   ``--search``) for every question; ``--set`` overrides any setting, e.g. ``--set embedding_backend=onnx-int8``.
@@ -91,6 +92,31 @@ def peak_rss_mb() -> dict[str, float]:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {"peak_rss_mb": own, "worker_peak_rss_mb": children}
+
+
+def watch_tree_rss(process: subprocess.Popen[bytes], every_s: float = 0.1) -> float:
+    """Wait for ``process``; the largest sum of RSS over it and all its descendants (parse workers), sampled.
+
+    ru_maxrss gives each process's own peak; what the machine must hold is their sum at one moment.
+    """
+    import psutil
+
+    peak = 0
+    root = psutil.Process(process.pid)
+    while process.poll() is None:
+        try:
+            members = [root, *root.children(recursive=True)]
+            total = 0
+            for member in members:
+                try:
+                    total += member.memory_info().rss
+                except psutil.Error:
+                    pass
+            peak = max(peak, total)
+        except psutil.Error:
+            pass
+        time.sleep(every_s)
+    return peak / 1_048_576
 
 
 def cpu_seconds() -> float:
@@ -327,9 +353,13 @@ def run_child(pipeline: str, args: argparse.Namespace) -> dict[str, Any]:
     if pipeline == "ours" and args.models_dir:
         command += ["--models-dir", str(args.models_dir)]
     print(f"{pipeline}: running ({load_average()})", flush=True)
-    subprocess.run(command, check=True)
+    process = subprocess.Popen(command)
+    tree_peak_mb = watch_tree_rss(process)
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, command)
     result = json.loads(result_path.read_text())
     result_path.unlink()
+    result["tree_peak_rss_mb"] = tree_peak_mb
     result["load_average_after"] = load_average()
     print(f"{pipeline}: done ({result['load_average_after']})", flush=True)
     return result
@@ -345,6 +375,7 @@ def row(result: dict[str, Any]) -> list[str]:
         fmt(result["total_s"], 1),
         fmt(result["ingest_cpu_s"], 1),
         fmt(result["peak_rss_mb"], 0),
+        fmt(result["tree_peak_rss_mb"], 0),
         fmt(result["hit@1"]),
         fmt(result["hit@5"]),
         fmt(result["mrr"]),
@@ -394,6 +425,7 @@ def main() -> int:
         "total s",
         "CPU s",
         "peak RSS MB",
+        "tree RSS MB",
         "hit@1",
         "hit@5",
         "MRR",
@@ -422,6 +454,7 @@ def main() -> int:
                     ("total", "total_s"),
                     ("CPU", "ingest_cpu_s"),
                     ("peak RSS", "peak_rss_mb"),
+                    ("tree RSS", "tree_peak_rss_mb"),
                     ("hit@1", "hit@1"),
                     ("hit@5", "hit@5"),
                     ("MRR", "mrr"),
@@ -430,7 +463,8 @@ def main() -> int:
         )
         checks = [
             ("ingest wall time <= 0.5x naive", ours["total_s"] <= TARGET_TIME_RATIO * naive["total_s"]),
-            ("peak RSS no higher than naive", ours["peak_rss_mb"] <= naive["peak_rss_mb"]),
+            ("peak RSS (process tree, sampled) no higher than naive",
+             ours["tree_peak_rss_mb"] <= naive["tree_peak_rss_mb"]),
             (f"hit@5 >= {TARGET_HIT5}", ours["hit@5"] >= TARGET_HIT5),
             (f"hit@1 >= {TARGET_HIT1}", ours["hit@1"] >= TARGET_HIT1),
         ]

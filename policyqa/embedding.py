@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -78,6 +79,11 @@ class SentenceEmbedder(Embeddings):
         path = resolve_model_path(model)
         self._onnx: OnnxEncoder | None = None
         self._model: Any = None
+        # transformers' fast tokenizer re-applies its truncation and padding settings to the shared Rust
+        # tokenizer on every call, so two threads (two chat sessions) can break each other's call: seen once in
+        # 400 questions from 8 Streamlit sessions ("Unable to create tensor ... excessive nesting"). The ONNX
+        # path's tokenizers are configured once and only read.
+        self._torch_lock = threading.Lock()
         if backend != "torch":
             self._onnx = _try_onnx(path, cache_dir, quantized=backend == "onnx-int8", batch_size=batch_size)
             if self._onnx is not None:
@@ -126,20 +132,22 @@ class SentenceEmbedder(Embeddings):
         return out
 
     def _encode_torch(self, texts: list[str], batch_size: int) -> np.ndarray:
-        return self._model.encode(
-            texts,
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        with self._torch_lock:
+            return self._model.encode(
+                texts,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         if not texts:
             return []
         if self._onnx is not None:
             return self._onnx.count_tokens(texts)
-        encoded = self._model.tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False)
+        with self._torch_lock:
+            encoded = self._model.tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False)
         return [len(ids) for ids in encoded["input_ids"]]
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -166,7 +174,7 @@ def _try_onnx(path: str, cache_dir: Path | None, *, quantized: bool, batch_size:
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_embedder(model: str, batch_size: int, backend: str, cache_dir: Path) -> SentenceEmbedder:
+def _cached_embedder(model: str, batch_size: int, backend: str, cache_dir: Path | None) -> SentenceEmbedder:
     log.info("loading embedding model %s (%s)", model, backend)
     return SentenceEmbedder(model, batch_size=batch_size, backend=backend, cache_dir=cache_dir)
 
@@ -174,11 +182,11 @@ def _cached_embedder(model: str, batch_size: int, backend: str, cache_dir: Path)
 def load_embedder(settings: Settings) -> SentenceEmbedder:
     """The process-wide embedder for these settings: the model is loaded on first use only.
 
-    ONNX exports are cached under ``settings.store_dir / "models"``.
+    ONNX exports are cached in ``settings.model_cache_dir``, by default ``settings.store_dir / "models"``.
     """
+    cache_dir = None
+    if settings.embedding_backend != "torch":  # torch needs no cache: one model for every store
+        cache_dir = (settings.model_cache_dir or settings.store_dir / "models").resolve()
     return _cached_embedder(
-        settings.embedding_model,
-        settings.embedding_batch_size,
-        settings.embedding_backend,
-        (settings.store_dir / "models").resolve(),
+        settings.embedding_model, settings.embedding_batch_size, settings.embedding_backend, cache_dir
     )

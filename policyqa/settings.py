@@ -32,9 +32,14 @@ class Settings(BaseSettings):
         description="A sentence-transformers model name or path; the default is the bundled all-MiniLM-L6-v2.",
     )
     embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
-        default="torch",
-        description="'torch'; 'onnx' (same vectors, faster) or 'onnx-int8' (int8 weights, faster still): "
-        "exported on first use and cached under store_dir/models, torch if that fails.",
+        default="onnx",
+        description="'onnx' (the model exported to ONNX Runtime: the same vectors as torch, about 1.5x faster and "
+        "half the memory), 'onnx-int8' (int8 weights: faster still, cosine about 0.99 to the float vectors) or "
+        "'torch' (sentence-transformers). Exports are made on first use and cached in model_cache_dir; torch is "
+        "used if that fails.",
+    )
+    model_cache_dir: Path | None = Field(
+        default=None, description="Where ONNX exports are kept; default: the 'models' folder in store_dir."
     )
     embedding_batch_size: int = Field(default=64, ge=1, description="Texts per encode call.")
     chunk_tokens: int = Field(

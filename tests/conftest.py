@@ -35,13 +35,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.skip(reason=f"tier '{tier}': run with --{tier} or --all-tiers"))
 
 
+@pytest.fixture(scope="session")
+def _model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ONNX export for the whole run, instead of one per test store."""
+    return tmp_path_factory.mktemp("models")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, _model_cache: Path) -> None:
     for key in list(os.environ):
         if key.startswith("POLICYQA_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("POLICYQA_STORE_DIR", str(tmp_path / "store"))
+    monkeypatch.setenv("POLICYQA_MODEL_CACHE_DIR", str(_model_cache))
 
 
 @pytest.fixture

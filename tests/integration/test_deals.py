@@ -5,16 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from assistant.deals import COLUMNS, Deal, deals_csv, deals_table, extract_deals
+from assistant.deals_eval import load_expected, score
 from ingest.pipeline import ingest_paths
 from policyqa.cli import main
 from policyqa.settings import Settings
@@ -28,15 +26,6 @@ MIN_RECALL = 0.8
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "corpus"
 EXPECTED = ROOT / "tests" / "eval" / "deals_expected.yaml"
-SCORED = ("mineral", "amount", "stake_percent", "share", "term", "agency", "counterparty", "date", "location")
-_AGENCY_FAMILIES = (
-    ("dod", r"defense|war\b|strategic capital|\bdod\b|pentagon"),
-    ("doe", r"energy|loan programs|\bdoe\b"),
-    ("us", r"u\.s\. government|federal government|united states government"),
-)
-_STATES = r"alaska|arizona|california|nevada|tennessee|texas|montana|minnesota|idaho|utah|wyoming|new mexico"
-
-
 def _ingest(settings: Settings, *paths: Path) -> CorpusStore:
     store = open_store(settings)
     report = ingest_paths(list(paths), settings, store=store, embedder=FakeEmbedder(max_tokens=256))
@@ -62,101 +51,10 @@ def deals(corpus_store: CorpusStore) -> list[Deal]:
     return extract_deals(corpus_store)
 
 
-# -- scoring ------------------------------------------------------------------------------------------------------
-
-def _key(company: str, instrument: str) -> tuple[str, str]:
-    return re.sub(r"[\s–—-]+", " ", company.lower()).strip(), instrument.lower()
-
-
-def _number(text: str) -> tuple[float, str] | None:
-    match = re.search(r"\d[\d,]*(?:\.\d+)?", text)
-    if match is None:
-        return None
-    value = float(match.group(0).replace(",", ""))
-    lowered = text.lower()
-    value *= 1e9 if "billion" in lowered else 1e6 if "million" in lowered else 1
-    unit = re.search(r"per (\w+)", lowered)
-    return value, unit.group(1) if unit else ""
-
-
-def _agency(text: str) -> str:
-    lowered = text.lower()
-    return next((family for family, pattern in _AGENCY_FAMILIES if re.search(pattern, lowered)), lowered)
-
-
-def _state(text: str) -> str:
-    match = re.search(_STATES, text.lower())
-    return match.group(0) if match else text.lower()
-
-
-def _names(text: str) -> set[str]:
-    return {n.strip().lower() for n in re.split(r",|\band\b", text) if n.strip()}
-
-
-def field_matches(name: str, got: str, want: Any) -> bool:
-    """Whether an extracted cell says what the hand-checked table says (see the header of the YAML file)."""
-    if name == "mineral":
-        named = {m.strip().lower() for m in got.split(",") if m.strip()}
-        return bool(named) and named <= {m.lower() for m in want}
-    if isinstance(want, list):
-        return any(field_matches(name, got, w) for w in want)
-    want = str(want)
-    if name in ("amount", "stake_percent", "share", "term"):
-        return _number(got) == _number(want)
-    if name == "agency":
-        return _agency(got) == _agency(want)
-    if name == "location":
-        return _state(got) == _state(want)
-    if name == "counterparty":
-        return _names(got) == _names(want)
-    return got.strip() == want.strip()
-
-
-@dataclass
-class Score:
-    correct: int = 0
-    predicted: int = 0
-    expected: int = 0
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def precision(self) -> float:
-        return self.correct / self.predicted if self.predicted else 0.0
-
-    @property
-    def recall(self) -> float:
-        return self.correct / self.expected if self.expected else 0.0
-
-
-def score(deals: Sequence[Deal], expected: Sequence[dict[str, Any]]) -> Score:
-    """Field-level scores: every non-empty extracted cell counts as a prediction, including those of unexpected rows."""
-    result = Score()
-    found = {_key(d.company, d.instrument): d for d in deals}
-    wanted = {_key(row["company"], row["instrument"]): row for row in expected}
-    for key, row in wanted.items():
-        deal = found.get(key)
-        if deal is None:
-            result.problems.append(f"missing row {key}")
-        for name, want in row["fields"].items():
-            result.expected += 1
-            got = deal.value(name) if deal else ""
-            if got and field_matches(name, got, want):
-                result.correct += 1
-            elif deal is not None:
-                result.problems.append(f"{key} {name}: got {got!r}, want {want!r}")
-    for key, extracted in found.items():
-        cells = {name: extracted.value(name) for name in SCORED if extracted.value(name)}
-        result.predicted += len(cells) or 1
-        if key not in wanted:
-            result.problems.append(f"unexpected row {key}: {cells}")
-            continue
-        extra = {name: value for name, value in cells.items() if name not in wanted[key]["fields"]}
-        result.problems.extend(f"{key} {name}: extra {value!r}" for name, value in extra.items())
-    return result
-
+# -- scoring (assistant.deals_eval) ----------------------------------------------------------------------------
 
 def test_deals_match_the_hand_checked_table(deals: list[Deal], capsys: pytest.CaptureFixture[str]) -> None:
-    expected = yaml.safe_load(EXPECTED.read_text(encoding="utf-8"))["deals"]
+    expected = load_expected(EXPECTED)
 
     result = score(deals, expected)
 

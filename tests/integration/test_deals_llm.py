@@ -159,16 +159,6 @@ def test_the_llm_path_matches_the_hand_checked_table(
     assert_cells_quote_their_chunks(run.deals, corpus_store)
 
 
-def test_the_cli_scorer_agrees_with_the_offline_test_scorer(offline: list[Deal]) -> None:
-    from tests.integration import test_deals as reference
-
-    mine, theirs = score(offline, expected()), reference.score(offline, expected())
-
-    assert (mine.correct, mine.predicted, mine.expected, mine.problems) == (
-        theirs.correct, theirs.predicted, theirs.expected, theirs.problems
-    )
-
-
 def test_the_model_reads_each_candidate_passage_once_inside_passage_tags(
     corpus_store: CorpusStore, llm_settings: Settings, llm_server: ScriptedLLM
 ) -> None:
