@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -171,7 +172,10 @@ def _export(model_dir: Path, target: Path) -> None:
     with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".onnx.tmp", delete=False) as tmp:
         partial = Path(tmp.name)
     try:
-        with torch.no_grad():
+        # The tracer warns about shapes it treats as constants; the dynamic axes cover them, and the export is
+        # checked against torch's vectors by a test. Users running their first ingest need not read them.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             torch.onnx.export(
                 _TokenEmbeddings(model),
                 tuple(sample[name] for name in names),
