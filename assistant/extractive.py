@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -78,11 +79,38 @@ def _typed(wanted: re.Pattern[str] | None, text: str) -> float:
     return 1.0 if wanted.search(text) else 0.0
 
 
+# "What road ...", "which refinery ...": the answer is a name ending in that noun ("the Ambler Road").
+_NAMED_KINDS = (
+    "road|mine|project|refinery|plant|facility|smelter|deposit|district|order|act|law|program|programme|fund|"
+    "agency|office|bank|company|corporation|loan|list|rule|report|strategy|initiative|partnership"
+)
+_ASKS_NAMED = re.compile(rf"\b(?:what|which)\s+(?:\w+\s+)?({_NAMED_KINDS})\b", re.I)
+
+
+@functools.lru_cache(maxsize=64)
+def _named(kind: str) -> re.Pattern[str]:
+    """A capitalised name ending in ``kind``, itself capitalised: "Ambler Road", "Defense Production Act"."""
+    pattern = re.compile(rf"\b(?:[A-Z][\w.&'-]*\s+){{1,5}}{kind.capitalize()}\b")
+    _NAMED_PATTERNS.add(pattern)
+    return pattern
+
+
+_NAMED_PATTERNS: set[re.Pattern[str]] = set()
+
+
+def is_named_kind(pattern: re.Pattern[str]) -> bool:
+    """A name pattern only prefers sentences; unlike an amount or a date, its absence is no reason to refuse."""
+    return pattern in _NAMED_PATTERNS
+
+
 def expected_pattern(question: str) -> re.Pattern[str] | None:
-    """What the question asks for: an amount, a percentage, a date or a quantity (None if open)."""
+    """What the question asks for: an amount, a percentage, a date, a quantity or a name (None if open)."""
     for asks, pattern in _ANSWER_TYPES:
         if asks.search(question):
             return pattern
+    named = _ASKS_NAMED.search(question)
+    if named:
+        return _named(named.group(1).lower())
     return None
 
 
@@ -221,7 +249,7 @@ class ExtractiveAnswerer:
         self.last_signals = signals
         top_four = sorted(scores, key=scores.__getitem__, reverse=True)[:4]
         # What the question asks for (an amount, a date...) must appear next to what it asks about.
-        untyped = wanted is not None and not any(
+        untyped = wanted is not None and not is_named_kind(wanted) and not any(
             _typed(wanted, sentences[i].text) and lexical[i] >= 0.2 for i in top_four
         )
         reason = ""
@@ -266,7 +294,7 @@ class ExtractiveAnswerer:
 
         "The same thing" means near-identical sentences (embedding similarity) whose figures share nothing.
         """
-        if wanted is None:
+        if wanted is None or is_named_kind(wanted):  # two names are two things, not two figures for one
             return None
         top = max(scores.values())
         position = {i: rank for rank, i in enumerate(order)}
@@ -396,6 +424,11 @@ class ExtractiveAnswerer:
         budget = self.settings.answer_words * (2 if listing else 1)
         max_sentences = 6 if listing else self.max_sentences
         position = {i: rank for rank, i in enumerate(order)}
+        # "What road ...": an answer still lacking a name of that kind takes the best sentence holding one. (Tried for
+        # amounts and dates too: it pulled dated sentences from other documents into "what day" answers.)
+        wanted = expected_pattern(question)
+        if wanted is not None and not is_named_kind(wanted):
+            wanted = None
         words_of = {i: {w.lower() for w in _WORDS.findall(sentences[i].text)} for i in scores}
         total_weight = sum(weights.values()) or 1.0
         covered: set[str] = set()
@@ -411,7 +444,10 @@ class ExtractiveAnswerer:
             best = max(remaining, key=gain)
             remaining.discard(best)
             new_terms = {t for t in weights if t not in covered and _term_in(t, words_of[best], sentences[best].text)}
-            if chosen and (scores[best] < top * self.cutoff or not new_terms and scores[best] < top * 0.9):
+            supplies = wanted is not None and _typed(wanted, sentences[best].text) >= 1 and not any(
+                _typed(wanted, sentences[j].text) >= 1 for j in chosen
+            )
+            if chosen and (scores[best] < top * self.cutoff or not new_terms and not supplies and scores[best] < top * 0.9):
                 break
             n = len(_WORDS.findall(sentences[best].text))
             if chosen and used_words + n > budget:

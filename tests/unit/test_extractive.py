@@ -284,3 +284,52 @@ def test_stream_yields_the_text_in_pieces_then_the_answer(answerer: ExtractiveAn
     pieces = events[:-1]
     assert pieces and all(isinstance(p, str) for p in pieces), f"text pieces first: {pieces}"
     assert "".join(pieces).split() == events[-1].text.split(), "the pieces add up to the answer text"
+
+
+# -- "what road", "which refinery": a name of the kind asked for ---------------------------------------------------
+
+
+def test_what_kind_questions_expect_a_capitalised_name_of_that_kind() -> None:
+    from assistant.extractive import is_named_kind
+
+    road = expected_pattern("And what road was approved the same day?")
+    assert road is not None and is_named_kind(road)
+    assert road.search("On the same day, the President approved the Ambler Road.")
+    assert not road.search("The stake and the road approval were announced on the same day.")
+    mine = expected_pattern("Which mine does the stake fund?")
+    assert mine is not None and mine.search("The proceeds fund the Red Mesa copper mine") is None  # lower-case: no name
+    assert mine.search("The proceeds fund the Red Mesa Mine in Arizona.")
+    amount = expected_pattern("How much did the Department of Defense pay?")
+    assert amount is not None and not is_named_kind(amount), "amounts keep their own pattern"
+
+
+ROAD_STORY = passage(
+    "road-story",
+    "The stake was approved on the same day as the road, and the two are closely linked. "
+    "The value of a stake depends on whether the district can be reached by road.",
+)
+ROAD_FILING = passage(
+    "road-filing",
+    "That day the President also approved the Ambler Road.",
+    score=0.9,
+)
+
+
+def test_an_answer_to_what_road_states_the_road_named_even_from_the_second_document(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    answer = answerer.answer(
+        "What road was approved the same day as the stake?", "What road was approved the same day as the stake?",
+        [ROAD_STORY, ROAD_FILING],
+    )
+
+    assert answer.answerable, answer.text
+    assert "Ambler Road" in answer.text, answer.text
+    assert_every_sentence_is_quoted_from_its_citation(answer)
+
+
+def test_no_name_of_the_kind_asked_for_is_not_by_itself_a_reason_to_refuse(answerer: ExtractiveAnswerer) -> None:
+    question = "What road was approved on the same day as the stake?"
+    answer = answerer.answer(question, question, [ROAD_STORY])
+
+    assert answer.answerable, answer.text
