@@ -15,6 +15,8 @@ import hashlib
 import json
 import logging
 import os
+import subprocess
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _OPSET = 17
+_EXPORT_TIMEOUT_S = 600
 _BATCH_TOKENS = 2048  # padded tokens per inference call: 8 texts of 256 word pieces, ~400 MB peak RSS in all
 
 
@@ -102,7 +105,7 @@ def load_onnx_encoder(model_dir: Path, cache_dir: Path, *, quantized: bool, batc
     folder = cache_dir / _cache_key(model_dir)
     fp32 = folder / "model.onnx"
     if not fp32.exists():
-        _export(model_dir, fp32)
+        _export_in_child(model_dir, fp32)
     path = fp32
     if quantized:
         path = folder / "model-int8.onnx"
@@ -140,6 +143,22 @@ def _cache_key(model_dir: Path) -> str:
         stat = weights.stat()
         digest.update(f"{weights.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     return f"{model_dir.name}-{digest.hexdigest()[:12]}"
+
+
+def _export_in_child(model_dir: Path, target: Path) -> None:
+    """Run ``_export`` in a process of its own: torch and transformers (about 400 MB) never enter this one.
+
+    Raises:
+        ConfigError: the export failed; the message carries the child's last line of error output.
+    """
+    command = [sys.executable, "-m", "policyqa.onnx_backend", str(model_dir), str(target)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=_EXPORT_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise ConfigError(f"exporting {model_dir.name} to ONNX took over {_EXPORT_TIMEOUT_S} s") from exc
+    if done.returncode != 0 or not target.exists():
+        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        raise ConfigError(f"exporting {model_dir.name} to ONNX failed: {lines[-1] if lines else done.returncode}")
 
 
 def _export(model_dir: Path, target: Path) -> None:
@@ -217,3 +236,7 @@ def _quantize(source: Path, target: Path) -> None:
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":  # python -m policyqa.onnx_backend MODEL_DIR TARGET: the export, in its own process
+    _export(Path(sys.argv[1]), Path(sys.argv[2]))
