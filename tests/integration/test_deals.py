@@ -16,22 +16,13 @@ from assistant.deals_eval import load_expected, score
 from ingest.pipeline import ingest_paths
 from policyqa.cli import main
 from policyqa.settings import Settings
-from policyqa.store import CorpusStore, open_store
+from policyqa.store import CorpusStore
 from tests.builders import write_markdown
 from tests.fakes import FakeEmbedder
+from tests.integration.deals_corpus import CORPUS, EXPECTED, ingest_with_fake_model
 
 MIN_PRECISION = 0.8
 MIN_RECALL = 0.8
-
-ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT / "corpus"
-EXPECTED = ROOT / "tests" / "eval" / "deals_expected.yaml"
-def _ingest(settings: Settings, *paths: Path) -> CorpusStore:
-    store = open_store(settings)
-    report = ingest_paths(list(paths), settings, store=store, embedder=FakeEmbedder(max_tokens=256))
-    assert report.ok, f"ingest failed: {[f.message for f in report.files if f.message]}"
-    return store
-
 
 @pytest.fixture(scope="module")
 def corpus_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
@@ -41,7 +32,7 @@ def corpus_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="module")
 def corpus_store(corpus_settings: Settings) -> Iterator[CorpusStore]:
     """The starter corpus ingested with the fake embedder: extraction reads text only, so no model is needed."""
-    store = _ingest(corpus_settings, CORPUS)
+    store = ingest_with_fake_model(corpus_settings, CORPUS)
     yield store
     store.close()
 
@@ -110,7 +101,7 @@ def test_csv_round_trips_through_the_csv_module(deals: list[Deal]) -> None:
 
 
 def test_a_newly_ingested_document_appears_on_the_next_call(tmp_path: Path, settings: Settings) -> None:
-    store = _ingest(settings, CORPUS)
+    store = ingest_with_fake_model(settings, CORPUS)
     before = extract_deals(store)
     folder = tmp_path / "new"
     folder.mkdir()

@@ -23,12 +23,12 @@ from click.testing import CliRunner
 from assistant.deals import Deal, deals_table, extract_deals
 from assistant.deals_eval import load_expected, score
 from assistant.deals_llm import DEALS_SYSTEM, DealRun, run_deals
-from ingest.pipeline import ingest_paths
 from policyqa.cli import main
 from policyqa.settings import Settings
 from policyqa.store import CorpusStore, open_store
 from tests.builders import write_markdown
 from tests.fakes import FakeEmbedder
+from tests.integration.deals_corpus import CORPUS, EXPECTED, ROOT, ingest_with_fake_model
 from tests.llm_server import (
     ScriptedLLM,
     delay,
@@ -44,9 +44,6 @@ HANG_GUARD_S = 15.0  # a hang guard, not a speed measurement
 MIN_PRECISION = 0.8  # the same bar as the offline path (tests/integration/test_deals.py)
 MIN_RECALL = 0.8
 
-ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT / "corpus"
-EXPECTED = ROOT / "tests" / "eval" / "deals_expected.yaml"
 REPLIES = ROOT / "tests" / "eval" / "deals_llm_replies.yaml"
 _PASSAGE = re.compile(r'<passage title="([^"]*)" published="([^"]*)">\n(.*)\n</passage>', re.S)
 
@@ -91,13 +88,6 @@ def always(reply: Any, n: int = 200) -> list[Any]:
 
 # -- fixtures ---------------------------------------------------------------------------------------------------
 
-def _ingest(settings: Settings, *paths: Path) -> CorpusStore:
-    store = open_store(settings)
-    report = ingest_paths(list(paths), settings, store=store, embedder=FakeEmbedder(max_tokens=256))
-    assert report.ok, f"ingest failed: {[f.message for f in report.files if f.message]}"
-    return store
-
-
 @pytest.fixture(scope="module")
 def corpus_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(store_dir=tmp_path_factory.mktemp("deals-llm") / "store", collection="deals-llm", chroma_url=None)
@@ -106,7 +96,7 @@ def corpus_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="module")
 def corpus_store(corpus_settings: Settings) -> Iterator[CorpusStore]:
     """The starter corpus ingested with the fake embedder, as in test_deals.py: extraction reads text only."""
-    store = _ingest(corpus_settings, CORPUS)
+    store = ingest_with_fake_model(corpus_settings, CORPUS)
     yield store
     store.close()
 
@@ -198,7 +188,7 @@ def small_settings(tmp_path: Path, llm_server: ScriptedLLM) -> Settings:
         store_dir=tmp_path / "store", collection="deals-small", llm=MODEL, llm_base_url=llm_server.url,
         llm_api_key="test", llm_timeout_s=TIMEOUT_S,
     )
-    _ingest(settings, folder).close()
+    ingest_with_fake_model(settings, folder).close()
     return settings
 
 
@@ -449,7 +439,7 @@ def test_cli_evaluate_reports_precision_and_recall_per_path(
 def app_store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The starter corpus in a store of its own for the app, which opens it itself."""
     settings = Settings(store_dir=tmp_path_factory.mktemp("deals-app") / "store")
-    _ingest(settings, CORPUS).close()
+    ingest_with_fake_model(settings, CORPUS).close()
     return settings.store_dir
 
 
