@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,26 +19,15 @@ from policyqa.store import CorpusStore
 from tests.builders import write_markdown
 from tests.fakes import FakeEmbedder
 from tests.integration.deals_corpus import CORPUS, EXPECTED, ingest_with_fake_model
+from tests.integration.deals_corpus import corpus_settings, corpus_store, offline_deals  # noqa: F401 - fixtures
 
 MIN_PRECISION = 0.8
 MIN_RECALL = 0.8
 
-@pytest.fixture(scope="module")
-def corpus_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(store_dir=tmp_path_factory.mktemp("deals") / "store", collection="deals-corpus", chroma_url=None)
-
 
 @pytest.fixture(scope="module")
-def corpus_store(corpus_settings: Settings) -> Iterator[CorpusStore]:
-    """The starter corpus ingested with the fake embedder: extraction reads text only, so no model is needed."""
-    store = ingest_with_fake_model(corpus_settings, CORPUS)
-    yield store
-    store.close()
-
-
-@pytest.fixture(scope="module")
-def deals(corpus_store: CorpusStore) -> list[Deal]:
-    return extract_deals(corpus_store)
+def deals(offline_deals: list[Deal]) -> list[Deal]:
+    return offline_deals
 
 
 # -- scoring (assistant.deals_eval) ----------------------------------------------------------------------------

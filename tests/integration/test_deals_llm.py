@@ -20,7 +20,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from assistant.deals import Deal, deals_table, extract_deals
+from assistant.deals import Deal, deals_table
 from assistant.deals_eval import load_expected, score
 from assistant.deals_llm import DEALS_SYSTEM, DealRun, run_deals
 from policyqa.cli import main
@@ -29,6 +29,7 @@ from policyqa.store import CorpusStore, open_store
 from tests.builders import write_markdown
 from tests.fakes import FakeEmbedder
 from tests.integration.deals_corpus import CORPUS, EXPECTED, ROOT, ingest_with_fake_model
+from tests.integration.deals_corpus import corpus_settings, corpus_store, offline_deals  # noqa: F401 - fixtures
 from tests.llm_server import (
     ScriptedLLM,
     delay,
@@ -89,21 +90,8 @@ def always(reply: Any, n: int = 200) -> list[Any]:
 # -- fixtures ---------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def corpus_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(store_dir=tmp_path_factory.mktemp("deals-llm") / "store", collection="deals-llm", chroma_url=None)
-
-
-@pytest.fixture(scope="module")
-def corpus_store(corpus_settings: Settings) -> Iterator[CorpusStore]:
-    """The starter corpus ingested with the fake embedder, as in test_deals.py: extraction reads text only."""
-    store = ingest_with_fake_model(corpus_settings, CORPUS)
-    yield store
-    store.close()
-
-
-@pytest.fixture(scope="module")
-def offline(corpus_store: CorpusStore) -> list[Deal]:
-    return extract_deals(corpus_store)
+def offline(offline_deals: list[Deal]) -> list[Deal]:
+    return offline_deals
 
 
 @pytest.fixture

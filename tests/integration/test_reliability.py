@@ -442,14 +442,23 @@ def test_kill_9_at_random_points_five_times_then_one_run_restores_exactly_the_ri
     print("\n".join(history))
 
 
-def test_check_names_vectors_missing_from_chroma_and_repair_then_ingest_restores_them(
+def ingest_three_regions_by_cli(
     tmp_path: Path, rsettings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[CliRunner, list[str]]:
+    """Three documents in ``tmp_path/docs`` ingested by `policyqa ingest` with the fake model; the runner and the
+    CLI's store arguments, for the `check` and `ingest` calls that follow."""
     monkeypatch.setattr("policyqa.embedding.load_embedder", lambda settings: FakeEmbedder())
     write_region_docs(tmp_path / "docs", 3)
     runner = CliRunner()
     base = cli_base(rsettings)
     assert runner.invoke(main, [*base, "ingest", str(tmp_path / "docs")]).exit_code == 0
+    return runner, base
+
+
+def test_check_names_vectors_missing_from_chroma_and_repair_then_ingest_restores_them(
+    tmp_path: Path, rsettings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner, base = ingest_three_regions_by_cli(tmp_path, rsettings, monkeypatch)
     with opened(rsettings) as store:
         doc_id = doc_id_of(store, "region-001")
         lost = store.catalog.chunk_ids(doc_id)
@@ -478,11 +487,7 @@ def test_check_names_vectors_missing_from_chroma_and_repair_then_ingest_restores
 def test_check_names_a_pending_document_and_stray_vectors_and_repair_then_ingest_restores_them(
     tmp_path: Path, rsettings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("policyqa.embedding.load_embedder", lambda settings: FakeEmbedder())
-    write_region_docs(tmp_path / "docs", 3)
-    runner = CliRunner()
-    base = cli_base(rsettings)
-    assert runner.invoke(main, [*base, "ingest", str(tmp_path / "docs")]).exit_code == 0
+    runner, base = ingest_three_regions_by_cli(tmp_path, rsettings, monkeypatch)
     with opened(rsettings) as store:
         doc_id = doc_id_of(store, "region-002")
         record = store.document(doc_id)
