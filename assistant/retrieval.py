@@ -70,46 +70,33 @@ class Retriever:
         n = self.settings.candidate_k
         vector = query_vector if query_vector is not None else self.embedder.encode([query])[0]
         self.last_query_vector = vector
+        lexical_query = expand_query(query)
         dense = self.store.dense_search(vector, n, filters)
-        lexical = self.store.lexical_search(expand_query(query), n, filters)
+        lexical = self.store.lexical_search(lexical_query, n, filters)
         dense_ids = [cid for cid, _ in dense]
         lexical_ids = [cid for cid, _ in lexical]
         rankings = [dense_ids, lexical_ids]
         weights = [1.0, 1.0]
+        base = filters or Filters()
+
+        def rank_within(narrowed: Filters, weight: float) -> None:
+            """Both searches again inside ``narrowed``: a ranking that lifts the passages it holds."""
+            rankings.append([cid for cid, _ in self.store.dense_search(vector, n, narrowed)])
+            rankings.append([cid for cid, _ in self.store.lexical_search(lexical_query, n, narrowed)])
+            weights.extend((weight, weight))
+
         hint = self.last_hint = None if filters and filters.doc_ids else self.filing_hints().match(query)
         if hint is not None:
-            named = Filters(
-                doc_types=filters.doc_types if filters else (),
-                date_from=filters.date_from if filters else None,
-                date_to=filters.date_to if filters else None,
-                doc_ids=hint.doc_ids,
-                tags=filters.tags if filters else (),
-            )
-            rankings.append([cid for cid, _ in self.store.dense_search(vector, n, named)])
-            rankings.append([cid for cid, _ in self.store.lexical_search(expand_query(query), n, named)])
-            weights += [HINT_WEIGHT, HINT_WEIGHT]
+            rank_within(dataclasses.replace(base, doc_ids=hint.doc_ids), HINT_WEIGHT)
         if prefer_docs:
-            within = Filters(
-                doc_types=filters.doc_types if filters else (),
-                date_from=filters.date_from if filters else None,
-                date_to=filters.date_to if filters else None,
-                doc_ids=tuple(prefer_docs),
-                tags=filters.tags if filters else (),
-            )
-            rankings.append([cid for cid, _ in self.store.dense_search(vector, n, within)])
-            rankings.append([cid for cid, _ in self.store.lexical_search(expand_query(query), n, within)])
-            weights += [1.0, 1.0]
+            rank_within(dataclasses.replace(base, doc_ids=tuple(prefer_docs)), 1.0)
         if prefer is not None and not prefer.empty:
-            narrowed = Filters(
-                doc_types=filters.doc_types if filters else (),
-                doc_ids=filters.doc_ids if filters else (),
-                tags=filters.tags if filters else (),
-                date_from=max(filter(None, (prefer.date_from, filters.date_from if filters else None)), default=None),
-                date_to=min(filter(None, (prefer.date_to, filters.date_to if filters else None)), default=None),
+            narrowed = dataclasses.replace(
+                base,
+                date_from=max(filter(None, (prefer.date_from, base.date_from)), default=None),
+                date_to=min(filter(None, (prefer.date_to, base.date_to)), default=None),
             )
-            rankings.append([cid for cid, _ in self.store.dense_search(vector, n, narrowed)])
-            rankings.append([cid for cid, _ in self.store.lexical_search(expand_query(query), n, narrowed)])
-            weights += [1.0, 1.0]
+            rank_within(narrowed, 1.0)
         fused = fuse_rankings(rankings, k=self.settings.rrf_k, weights=weights)
         chunks = self.store.get_chunks(list(fused))
         dense_rank = {cid: i for i, cid in enumerate(dense_ids, start=1)}

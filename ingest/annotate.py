@@ -8,7 +8,8 @@ from policyqa.tags import JURISDICTIONS, MINERALS
 
 _MONTHS = {m: i for i, m in enumerate(
     "january february march april may june july august september october november december".split(), start=1)}
-_MONTH = "(january|february|march|april|may|june|july|august|september|october|november|december)"
+_MONTH = "(" + "|".join(_MONTHS) + ")"
+_TAG_WORDS = (*MINERALS.items(), *JURISDICTIONS.items())
 _DATE_PATTERNS = (
     re.compile(rf"\b{_MONTH}\s+(\d{{1,2}}),?\s+(\d{{4}})\b", re.I),  # July 10, 2025
     re.compile(rf"\b(\d{{1,2}})\s+{_MONTH}\s+(\d{{4}})\b", re.I),  # 10 July 2025
@@ -18,7 +19,7 @@ _DATE_PATTERNS = (
 
 def tags_for(text: str) -> tuple[str, ...]:
     lowered = text.lower()
-    return tuple(tag for tag, words in (*MINERALS.items(), *JURISDICTIONS.items()) if any(w in lowered for w in words))
+    return tuple(tag for tag, words in _TAG_WORDS if any(w in lowered for w in words))
 
 
 def dates_in(text: str) -> tuple[str, ...]:

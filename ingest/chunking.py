@@ -128,9 +128,12 @@ class Chunker:
         """Chunks of every section in order, indexed from 0; lazily, so huge documents stay bounded."""
         index = 0
         filing = context_header(doc.meta.title, ()) is not None
+        contexts: dict[tuple[str, ...], str] = {}  # a heading path spans many pages: measured once per document
         for section in doc.sections:
             marks = self._heading_marks(section, filing)
-            contexts = {path: self._context(doc.meta.title, path) for _, path in marks}
+            for _, path in marks:
+                if path not in contexts:
+                    contexts[path] = self._context(doc.meta.title, path)
             offset = 0 if section.page is not None else section.offset
             for start, end in self._spans(section.text, breaks=frozenset(m for m, _ in marks[1:])):
                 # A heading just inside the chunk (after a stray line such as the company name) is its heading.
@@ -149,10 +152,6 @@ class Chunker:
                     dates=dates_in(section.text[start:end]),
                 )
                 index += 1
-
-    def chunk_section(self, section: Section, *, filing: bool = False) -> list[tuple[int, int]]:
-        marks = self._heading_marks(section, filing)
-        return list(self._spans(section.text, breaks=frozenset(m for m, _ in marks[1:])))
 
     @staticmethod
     def _heading_marks(section: Section, filing: bool) -> list[tuple[int, tuple[str, ...]]]:

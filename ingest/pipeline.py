@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from ingest.chunking import Chunker
 from ingest.discover import discover
-from ingest.loaders import PDF_SUFFIXES, load_document
+from ingest.loaders import PDF_SUFFIXES
 from ingest.metadata import content_hash_of
 from ingest.parsing import failure_message, load_file
 from policyqa.errors import PolicyQAError
@@ -325,15 +325,8 @@ class _Loader:
             self._pool = None
 
     def _load(self, job: _Job) -> LoadedDocument | str:
-        try:
-            return load_document(
-                job.path,
-                content_hash=job.content_hash,
-                max_pdf_pages=self.settings.max_pdf_pages,
-                pdf_engine=self.settings.pdf_engine,
-            )
-        except Exception as exc:
-            return failure_message(job.path, exc)
+        """Read a file in this process: the same function a parse worker runs."""
+        return load_file(job.path, job.content_hash, self.settings.max_pdf_pages, self.settings.pdf_engine)
 
     def results(
         self, prepared: Iterable[_Job | FileOutcome]

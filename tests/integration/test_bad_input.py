@@ -267,7 +267,7 @@ def test_file_over_the_size_limit_fails_before_it_is_read_or_embedded(
 ) -> None:
     bad = write_text_of_size(tmp_path / "dump.txt", 50 * MB)
     loaded: list[Path] = []
-    monkeypatch.setattr("ingest.pipeline.load_document", lambda path, **kw: loaded.append(path))
+    monkeypatch.setattr("ingest.parsing.load_document", lambda path, **kw: loaded.append(path))
     embedder = FakeEmbedder()
 
     report, outcome = ingest_after_good(bad, good, settings, store, embedder)
