@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +34,19 @@ log = logging.getLogger(__name__)
 
 _OPSET = 17
 _EXPORT_TIMEOUT_S = 600
-_BATCH_TOKENS = 2048  # padded tokens per inference call: 8 texts of 256 word pieces, ~400 MB peak RSS in all
+BATCH_TOKENS = 2048  # padded tokens per inference call: 8 texts of 256 word pieces, ~400 MB peak RSS in all
+
+
+def token_batches(lengths: Sequence[int], batch_size: int, budget: int = BATCH_TOKENS) -> Iterator[list[int]]:
+    """Indexes of texts in batches, longest first, each holding at most ``budget`` padded tokens (and ``batch_size``
+    texts). Peak memory follows the largest batch (attention grows with rows x length^2), and small, evenly padded
+    batches run faster on CPU; both backends batch this way."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
+    start = 0
+    while start < len(order):
+        rows = max(1, min(batch_size, budget // max(1, lengths[order[start]])))
+        yield order[start : start + rows]
+        start += rows
 
 
 class OnnxEncoder:
@@ -72,13 +85,8 @@ class OnnxEncoder:
         # Longest first, batched by padded size: the session's memory arena keeps its largest allocation (the
         # attention scores grow with rows x length^2), so a fixed token budget bounds peak RSS; throughput is
         # flat from 8 to 32 texts of 256 tokens per batch.
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids), reverse=True)
-        start = 0
-        while start < len(order):
-            longest = len(encodings[order[start]].ids)
-            rows = max(1, min(self.batch_size, _BATCH_TOKENS // max(longest, 1)))
-            batch = order[start : start + rows]
-            start += rows
+        for batch in token_batches([len(e.ids) for e in encodings], self.batch_size):
+            longest = len(encodings[batch[0]].ids)
             ids = np.full((len(batch), longest), self._pad_id, dtype=np.int64)
             mask = np.zeros((len(batch), longest), dtype=np.int64)
             types = np.zeros((len(batch), longest), dtype=np.int64)
