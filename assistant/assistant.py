@@ -153,7 +153,6 @@ class Assistant:
             return
         query = clean_question(query)[0] if query and query.strip() else rewriter.rewrite(text, history)
         rewritten = time.perf_counter()
-        vector = self.embedder.encode([query])[0]
         # A follow-up that names a new subject ("What about X?") is not about the documents cited so far.
         prefer = _recent_docs(history) if query != text and not changes_subject(text) else ()
         frame = parse_timeframe(text, reference_year=self._reference_year(), event_date=self._event_date)
@@ -161,7 +160,7 @@ class Assistant:
         if frame.event:
             # "before the Ambler Road decision" dates the question; the event is not what it asks about.
             asked, query = frame.strip_event(text), frame.strip_event(query)
-            vector = self.embedder.encode([query])[0]
+        vector = self.embedder.encode([query])[0]
         passages = self.retriever.search(
             query, filters, query_vector=vector, prefer_docs=prefer,
             prefer=Filters(date_from=frame.date_from, date_to=frame.date_to),

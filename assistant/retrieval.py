@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from assistant.filing_hints import FilingHints, Hint
+from assistant.filing_hints import FilingHints
 from assistant.glossary import expand_query
 from assistant.ranking import collapse_near_duplicates, diversify, fuse_rankings
 from policyqa.types import Filters, Passage
@@ -47,7 +47,6 @@ class Retriever:
         self.settings = settings
         self.reranker = reranker
         self.last_query_vector: Sequence[float] | None = None
-        self.last_hint: Hint | None = None
         self._hints: tuple[object, FilingHints] | None = None
 
     def search(
@@ -85,7 +84,7 @@ class Retriever:
             rankings.append([cid for cid, _ in self.store.lexical_search(lexical_query, n, narrowed)])
             weights.extend((weight, weight))
 
-        hint = self.last_hint = None if filters and filters.doc_ids else self.filing_hints().match(query)
+        hint = None if filters and filters.doc_ids else self.filing_hints().match(query)
         if hint is not None:
             rank_within(dataclasses.replace(base, doc_ids=hint.doc_ids), HINT_WEIGHT)
         if prefer_docs:

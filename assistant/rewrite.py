@@ -78,7 +78,7 @@ def changes_subject(question: str) -> bool:
 
 def is_follow_up(question: str) -> bool:
     """Elliptical or anaphoric: 'what about X?', pronouns, or too few words of its own to search with."""
-    if _WHAT_ABOUT.match(question) or _AND_ONLY.match(question):
+    if changes_subject(question):
         return True
     if _PRONOUNS.search(question):
         return True
@@ -93,7 +93,7 @@ class RuleRewriter:
         question = question.strip()
         if not history or not is_follow_up(question):
             return question
-        if entities(question) and not (_WHAT_ABOUT.match(question) or _AND_ONLY.match(question)):
+        if entities(question) and not changes_subject(question):
             # It names its own subject ("Where is Korea Zinc building its refinery?"): nothing to carry.
             return question
         previous = history[-1].answer.query or history[-1].question

@@ -31,7 +31,6 @@ class TimeFrame:
     date_to: str | None = None
     prefer_latest: bool = False
     phrase: str = ""  # the words that set it, for the UI ("since July 2025")
-    phrases: tuple[str, ...] = ()
     event: str = ""  # "before the Ambler Road decision", when an event dated the question
 
     def strip_event(self, text: str) -> str:
@@ -90,15 +89,14 @@ def parse_timeframe(question: str, *, reference_year: int, event_date: EventDate
                 date_from = when if m.group(1).lower() == "since" else when + dt.timedelta(days=1)
             event = m.group(0).rstrip("?., ")
             phrases.append(event)
-    latest = bool(_LATEST.search(question))
-    if latest:
-        phrases.append(_LATEST.search(question).group(0))  # type: ignore[union-attr]
+    latest_word = _LATEST.search(question)
+    if latest_word:
+        phrases.append(latest_word.group(0))
     return TimeFrame(
         date_from=date_from.isoformat() if date_from else None,
         date_to=date_to.isoformat() if date_to else None,
-        prefer_latest=latest,
+        prefer_latest=latest_word is not None,
         phrase=", ".join(phrases),
-        phrases=tuple(phrases),
         event=event,
     )
 
