@@ -377,7 +377,7 @@ def deals_view(assistant: Assistant) -> None:
         help="The model reads each passage that may state a deal. Every value it gives must be stated in the sentence "
         "it quotes, or it is left out; the offline patterns stand in wherever the model fails.",
     )
-    run = deal_run(assistant) if use_llm else run_deals(assistant.store, assistant.settings)
+    run = deal_run(assistant, use_llm)
     for notice in run.notices:
         st.warning(escape_markdown(notice))
     deals = run.deals
@@ -404,21 +404,26 @@ def deals_view(assistant: Assistant) -> None:
                 st.caption(escape_markdown(f"also: {other.reference} — {other.value or other.quote[:80]}"))
 
 
-def deal_run(assistant: Assistant) -> DealRun:
-    """The LLM's deal table, kept for the session until the documents or the model change (it takes a while)."""
-    key = (assistant.settings.llm, corpus_key(assistant.store))
-    cached = st.session_state.get("deals_llm_run")
-    if cached is None or cached[0] != key:
+def deal_run(assistant: Assistant, use_llm: bool) -> DealRun:
+    """The deal table, kept for the session until the documents or the reader change: every click on this page
+    reruns the script, and reading the corpus (with a model: a long while) need not be repeated."""
+    corpus = corpus_key(assistant.store)
+    key = (assistant.settings.llm if use_llm else None, corpus)
+    runs = {k: run for k, run in st.session_state.get("deal_runs", {}).items() if k[1] == corpus}
+    st.session_state.deal_runs = runs
+    if key not in runs:
+        if not use_llm:
+            runs[key] = run_deals(assistant.store, assistant.settings)
+            return runs[key]
         bar = st.progress(0.0, text="The language model is reading the passages…")
 
         def update(p: Progress) -> None:
             done = p.done / p.total if p.total else 1.0
             bar.progress(done, text=f"The language model has read {p.done} of {p.total} passages…")
 
-        cached = (key, run_deals(assistant.store, assistant.settings, use_llm=True, on_progress=update))
+        runs[key] = run_deals(assistant.store, assistant.settings, use_llm=True, on_progress=update)
         bar.empty()
-        st.session_state.deals_llm_run = cached
-    return cached[1]
+    return runs[key]
 
 
 def main() -> None:

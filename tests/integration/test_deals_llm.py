@@ -499,6 +499,28 @@ def test_the_deals_page_shows_the_offline_rows_and_a_warning_when_the_model_fail
     assert at.dataframe, "the table is still shown"
 
 
+def test_the_deals_page_reads_the_corpus_once_for_the_session_not_on_every_click(
+    deals_page: Callable[[bool], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import assistant.deals_llm
+
+    reads: list[int] = []
+    real = assistant.deals_llm.extract_deals
+
+    def counted(store: CorpusStore) -> list[Deal]:
+        reads.append(1)
+        return real(store)
+
+    monkeypatch.setattr(assistant.deals_llm, "extract_deals", counted)
+    at = deals_page(False)
+    first = len(reads)
+    at.selectbox[0].set_value(1).run()
+    at.selectbox[0].set_value(2).run()
+
+    assert not at.exception, [e.value for e in at.exception]
+    assert first == 1 and len(reads) == 1, f"the corpus was read {len(reads)} times for one table"
+
+
 def test_the_deals_page_without_a_model_has_no_toggle(deals_page: Callable[[bool], Any]) -> None:
     at = deals_page(False)
 
