@@ -23,7 +23,6 @@ of a row no fact gives one. Every cell still cites an exact span of its chunk.
 
 from __future__ import annotations
 
-import concurrent.futures
 import html
 import json
 import logging
@@ -63,7 +62,7 @@ from assistant.deals import (
     merge_facts,
     read_chunks,
 )
-from assistant.llm import _messages, _text_of
+from assistant.llm import _messages, ask_within
 from ingest.chunking import split_units
 from policyqa.errors import LLMUnavailable, PolicyQAError
 from policyqa.types import Progress, StoredChunk, date_ord
@@ -235,14 +234,7 @@ class LLMDealReader:
             title=html.escape(chunk.title), published=html.escape(chunk.published or "unknown"),
             text=re.sub(r"</?passage", lambda m: html.escape(m.group(0)), chunk.text, flags=re.I),
         )
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-        try:
-            reply = pool.submit(self.model.invoke, _messages(DEALS_SYSTEM, user)).result(timeout=self.timeout_s)
-        except concurrent.futures.TimeoutError:
-            raise LLMUnavailable(f"no answer within {self.timeout_s:g} s") from None
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
-        return _text_of(reply)
+        return ask_within(self.model, _messages(DEALS_SYSTEM, user), self.timeout_s)
 
     def _notices(self, total: int, failures: list[str], skipped: int, checked: _Checked) -> tuple[str, ...]:
         notices = []

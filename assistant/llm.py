@@ -203,13 +203,26 @@ class LLMRewriter:
         if not history or not is_follow_up(question):
             return question
         messages = _messages(CONDENSE_SYSTEM, CONDENSE_USER.format(history=format_history(history), question=question))
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         try:
-            reply = pool.submit(self.model.invoke, messages).result(timeout=self.timeout_s)
-            text = _text_of(reply).strip().strip('"').splitlines()[0].strip() if _text_of(reply).strip() else ""
+            reply = ask_within(self.model, messages, self.timeout_s).strip()
+            text = reply.strip('"').splitlines()[0].strip() if reply else ""
         except Exception as exc:
             log.warning("LLM rewrite failed, using the rule-based rewriter: %s", exc)
             text = ""
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
         return text[:500] if text else self.fallback.rewrite(question, history)
+
+
+def ask_within(model: BaseChatModel, messages: list[Any], timeout_s: float) -> str:
+    """The model's reply text, abandoned after ``timeout_s`` (the call itself may block far longer).
+
+    Raises:
+        LLMUnavailable: no reply in time; and whatever the model's client raises.
+    """
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        reply = pool.submit(model.invoke, messages).result(timeout=timeout_s)
+    except concurrent.futures.TimeoutError:
+        raise LLMUnavailable(f"no answer within {timeout_s:g} s") from None
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return _text_of(reply)
