@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -87,15 +86,11 @@ _NAMED_KINDS = (
 _ASKS_NAMED = re.compile(rf"\b(?:what|which)\s+(?:\w+\s+)?({_NAMED_KINDS})\b", re.I)
 
 
-@functools.lru_cache(maxsize=64)
-def _named(kind: str) -> re.Pattern[str]:
-    """A capitalised name ending in ``kind``, itself capitalised: "Ambler Road", "Defense Production Act"."""
-    pattern = re.compile(rf"\b(?:[A-Z][\w.&'-]*\s+){{1,5}}{kind.capitalize()}\b")
-    _NAMED_PATTERNS.add(pattern)
-    return pattern
-
-
-_NAMED_PATTERNS: set[re.Pattern[str]] = set()
+# One pattern per kind: a capitalised name ending in that noun, itself capitalised ("Defense Production Act").
+_NAMED = {
+    kind: re.compile(rf"\b(?:[A-Z][\w.&'-]*\s+){{1,5}}{kind.capitalize()}\b") for kind in _NAMED_KINDS.split("|")
+}
+_NAMED_PATTERNS = frozenset(_NAMED.values())
 
 
 def is_named_kind(pattern: re.Pattern[str]) -> bool:
@@ -110,7 +105,7 @@ def expected_pattern(question: str) -> re.Pattern[str] | None:
             return pattern
     named = _ASKS_NAMED.search(question)
     if named:
-        return _named(named.group(1).lower())
+        return _NAMED[named.group(1).lower()]
     return None
 
 

@@ -126,9 +126,9 @@ class Retriever:
         )
 
     def filing_hints(self) -> FilingHints:
-        """Hints built from the stored titles, rebuilt when the set of documents changes."""
-        stats = self.store.stats()
-        key = (stats.documents, stats.last_ingest)
+        """Hints built from the stored titles, rebuilt when the documents change (the store's generation, which
+        every completed or removed document advances: one small read per query instead of counting chunks)."""
+        key = self.store.catalog.generation()
         if self._hints is None or self._hints[0] != key:
             self._hints = (key, FilingHints(self.store.documents()))
         return self._hints[1]

@@ -387,9 +387,10 @@ class _Loader:
 
 
 def parse_workers(settings: Settings, paths: Sequence[Path]) -> int:
-    """Processes to parse with: ``settings.parse_workers`` (0 = one per core), and 1 unless two PDFs need parsing.
+    """Processes to parse with: ``settings.parse_workers`` (0 = one per core), and 1 unless ``paths`` hold two PDFs.
 
-    Other formats parse in milliseconds; starting worker processes only pays for PDFs.
+    Other formats parse in milliseconds; starting worker processes only pays for PDFs. Files found unchanged are
+    counted too (they are known only as the ingest goes); a pool costs nothing until a file is handed to it.
     """
     pdfs = sum(1 for p in paths if p.suffix.lower() in PDF_SUFFIXES)
     wanted = settings.parse_workers or os.cpu_count() or 1
