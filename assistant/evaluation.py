@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from assistant.evalset import EvalQuestion, QuestionSet
+from assistant.evalset import EvalQuestion, QuestionSet, chain_of
 from policyqa.types import Answer, Passage, Turn
 
 AskFn = Callable[[str, Sequence[Turn]], Answer]
@@ -18,6 +18,33 @@ AskFn = Callable[[str, Sequence[Turn]], Answer]
 def _norm(text: str) -> str:
     text = text.replace("\u2019", "'").replace("\u2013", "-").replace("\u2014", "-")
     return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def _words(text: str) -> list[str]:
+    return re.sub(r"[^0-9a-z]+", " ", text.lower()).split()
+
+
+def _five_grams(text: str) -> set[tuple[str, ...]]:
+    w = _words(text)
+    return {tuple(w[i : i + 5]) for i in range(len(w) - 4)}
+
+
+def holds_evidence(passage: str, evidence: str) -> bool:
+    """The evidence-level hit rule: the passage holds at least half of the evidence's word 5-grams (after
+    lower-casing and collapsing every run of non-alphanumerics), the rule the minerals-dev set states."""
+    wanted = _five_grams(evidence)
+    return bool(wanted) and 2 * len(wanted & _five_grams(passage)) >= len(wanted)
+
+
+def evidence_rank(texts: Sequence[str], evidence: Sequence[str]) -> int | None:
+    """The 1-based rank by which every evidence string has a hit among ``texts`` (None if one never does)."""
+    ranks = []
+    for ev in evidence:
+        rank = next((i for i, text in enumerate(texts, start=1) if holds_evidence(text, ev)), None)
+        if rank is None:
+            return None
+        ranks.append(rank)
+    return max(ranks) if ranks else None
 
 
 def doc_name(source: str) -> str:
@@ -40,6 +67,11 @@ class QuestionResult:
     facts_total: int
     seconds: float
     is_follow_up: bool
+    split: str = "check"
+    by_evidence: bool = False  # ranks and citation hits are measured against evidence passages, not documents
+    evidence_rank: int | None = None
+    first_citation_hit: bool | None = None  # the first citation holds (some of) the evidence
+    any_citation_hit: bool | None = None
 
     @property
     def unanswerable(self) -> bool:
@@ -47,6 +79,8 @@ class QuestionResult:
 
     @property
     def rank(self) -> int | None:
+        if self.by_evidence:
+            return self.evidence_rank
         for i, doc in enumerate(self.retrieved_docs, start=1):
             if doc in self.expected_docs:
                 return i
@@ -64,6 +98,9 @@ class MetricRow:
     citation_precision: float | None = None
     refusal_accuracy: float | None = None
     false_refusals: int = 0
+    refused: int = 0
+    first_citation: float | None = None  # share of answerable questions whose first citation holds the answer
+    any_citation: float | None = None
     p50_s: float | None = None
     p95_s: float | None = None
 
@@ -82,13 +119,16 @@ class EvalReport:
         }
 
     def table(self) -> str:
-        head = ("", "n", "hit@1", "hit@5", "MRR", "facts", "cite-prec", "refusal", "false-ref", "p50 s", "p95 s")
+        head = (
+            "", "n", "hit@1", "hit@5", "MRR", "facts", "cite-prec", "cite-1st", "cite-any", "refusal", "false-ref",
+            "p50 s", "p95 s",
+        )
         lines = [head]
         for row in (self.overall, *self.rows):
             lines.append((
                 row.label, str(row.questions), _f(row.hit_at_1), _f(row.hit_at_5), _f(row.mrr), _f(row.fact_recall),
-                _f(row.citation_precision), _f(row.refusal_accuracy), str(row.false_refusals), _f(row.p50_s, 3),
-                _f(row.p95_s, 3),
+                _f(row.citation_precision), _f(row.first_citation), _f(row.any_citation), _f(row.refusal_accuracy),
+                str(row.false_refusals), _f(row.p50_s, 3), _f(row.p95_s, 3),
             ))
         widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
         return "\n".join("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))) for line in lines)
@@ -105,31 +145,61 @@ def _docs_in_order(passages: Sequence[Passage]) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def evaluate(question_set: QuestionSet, ask: AskFn, *, retrieved: Callable[[Answer], Sequence[Passage]]) -> EvalReport:
+def evaluate(
+    question_set: QuestionSet,
+    ask: AskFn,
+    *,
+    retrieved: Callable[[Answer], Sequence[Passage]],
+    split: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> EvalReport:
     """Ask every question in file order; a follow-up gets its chain's earlier turns as history.
 
     Args:
         question_set: the loaded set.
         ask: answers a question given the history (e.g. ``assistant.ask``).
         retrieved: the ranked passages behind an answer, for the retrieval metrics.
+        split: "tune" or "check" scores only that half (``EvalQuestion.split``); the earlier turns a follow-up
+            needs are still asked, unscored.
+        progress: called with (questions asked, questions to ask) after each one.
     """
     answers: dict[str, tuple[EvalQuestion, Answer]] = {}
     results: list[QuestionResult] = []
+    scored = {q.id for q in question_set.questions if split in (None, "all") or q.split == split}
+    needed = set(scored)
     for q in question_set.questions:
+        if q.id in scored:
+            needed.update(earlier.id for earlier in chain_of(question_set, q.id))
+    todo = [q for q in question_set.questions if q.id in needed]
+    for done, q in enumerate(todo, start=1):
         history = _history(q, answers)
         started = time.perf_counter()
         answer = ask(q.question, history)
         seconds = time.perf_counter() - started
         answers[q.id] = (q, answer)
+        if progress is not None:
+            progress(done, len(todo))
+        if q.id not in scored:
+            continue
         text = _norm(answer.text)
+        passages = retrieved(answer)
+        quotes = [c.chunk.text for c in answer.citations]
+        by_evidence = bool(q.evidence)
         results.append(
             QuestionResult(
                 id=q.id, kind=q.kind, question=q.question, query=answer.query,
-                expected_docs=tuple(q.expected_docs), retrieved_docs=_docs_in_order(retrieved(answer)),
+                expected_docs=tuple(q.expected_docs), retrieved_docs=_docs_in_order(passages),
                 cited_docs=tuple(doc_name(c.chunk.source) for c in answer.citations),
                 answerable=answer.answerable, answer=answer.text,
                 facts_found=sum(1 for f in q.facts if _norm(f) in text), facts_total=len(q.facts),
-                seconds=seconds, is_follow_up=q.follows is not None,
+                seconds=seconds, is_follow_up=q.follows is not None, split=q.split, by_evidence=by_evidence,
+                evidence_rank=evidence_rank([p.chunk.text for p in passages], q.evidence) if by_evidence else None,
+                first_citation_hit=(
+                    bool(quotes) and any(holds_evidence(quotes[0], ev) for ev in q.evidence) if by_evidence else None
+                ),
+                any_citation_hit=(
+                    any(holds_evidence(t, ev) for t in quotes for ev in q.evidence) if by_evidence else None
+                ),
             )
         )
     rows = [_row(kind, [r for r in results if r.kind == kind]) for kind in dict.fromkeys(r.kind for r in results)]
@@ -165,6 +235,9 @@ def _row(label: str, results: Sequence[QuestionResult]) -> MetricRow:
         citation_precision=_mean([1.0 if doc in expected else 0.0 for doc, expected in citations]),
         refusal_accuracy=_mean([0.0 if r.answerable else 1.0 for r in unanswerable]),
         false_refusals=sum(1 for r in answerable if not r.answerable),
+        refused=sum(1 for r in results if not r.answerable),
+        first_citation=_mean([1.0 if r.first_citation_hit else 0.0 for r in answerable if r.by_evidence]),
+        any_citation=_mean([1.0 if r.any_citation_hit else 0.0 for r in answerable if r.by_evidence]),
         p50_s=statistics.median(seconds) if seconds else None,
         p95_s=seconds[min(len(seconds) - 1, int(round(0.95 * (len(seconds) - 1))))] if seconds else None,
     )

@@ -75,7 +75,7 @@ class Retriever:
         dense_ids = [cid for cid, _ in dense]
         lexical_ids = [cid for cid, _ in lexical]
         rankings = [dense_ids, lexical_ids]
-        weights = [1.0, 1.0]
+        weights = [1.0, self.settings.lexical_weight]
         base = filters or Filters()
 
         def rank_within(narrowed: Filters, weight: float) -> None:
@@ -123,6 +123,8 @@ class Retriever:
             lambda p: p.chunk.text,
             lambda p: p.chunk.doc_id,
             k=k,
+            lambda_=self.settings.mmr_lambda,
+            group_penalty=self.settings.doc_penalty,
         )
 
     def filing_hints(self) -> FilingHints:
