@@ -14,19 +14,16 @@ import numpy as np
 from assistant.glossary import known_words, synonyms
 from assistant.ranking import jaccard, word_set
 from ingest.chunking import split_units
+from policyqa import text
 from policyqa.store.catalog import fts_query
+from policyqa.vocabulary import vocabulary
 from policyqa.types import Answer, Citation, Passage
 
 if TYPE_CHECKING:
     from policyqa.embedding import TextEmbedder
     from policyqa.settings import Settings
 
-_AMOUNT = re.compile(r"\$\s?\d[\d,.]*(?:\s*(?:million|billion|trillion))?|\b\d[\d,.]*\s*(?:million|billion)\b", re.I)
-_PERCENT = re.compile(r"\b\d+(?:\.\d+)?\s*(?:percent|per cent|%)", re.I)
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-_DATE = re.compile(rf"\b(?:{_MONTHS})\b(?:\s+\d{{1,2}},?)?\s*\d{{4}}|\b\d{{1,2}}\s+(?:{_MONTHS})\s+\d{{4}}|\b(?:19|20)\d{{2}}\b")
-_NUMBER = re.compile(r"\b\d[\d,.]*\b")
-_QUANTITY = re.compile(r"\b\d[\d,.]*\s*(?:miles?|metric tons?|tons?|kilograms?|minerals|years?)\b", re.I)
+_AMOUNT, _PERCENT, _DATE, _NUMBER, _QUANTITY = text.AMOUNT, text.PERCENT, text.DATE, text.NUMBER, text.QUANTITY
 _LIST_WORDS = re.compile(
     r"\b(list|summari[sz]e|what are the|name the|all the|which (?:\w+ )?(?:companies|orders|minerals|metals|banks|"
     r"states|ones|sources|agencies|projects)|in which (?:\w+ )?companies)\b",
@@ -39,9 +36,7 @@ _PERSON = re.compile(
     r"[A-Z][a-z]+ [A-Z][a-z]+(?=,? (?:the )?(?:executive|secretary|director|chief)))", re.I
 )
 _MINERAL = re.compile(
-    r"\b(?:lithium|rare[- ]earths?|copper|zinc|lead|germanium|gallium|antimony|cobalt|nickel|uranium|boron|"
-    r"potash|phosphate|silver|gold|silicon|rhenium|graphite|neodymium|praseodymium|NdPr|coal)\b",
-    re.I,
+    r"\b(?:" + "|".join(re.escape(w).replace(r"\ ", r"[- ]") for w in vocabulary().mineral_words) + r")s?\b", re.I
 )
 _COMPARISON = re.compile(r"\b(larger|smaller|bigger|greater|compare[sd]?|comparison|differ|difference|versus|vs\.?|more than|less than)\b", re.I)
 _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
@@ -65,7 +60,8 @@ class _Sentence:
     text: str
 
 
-_COMPANY_NAMES = re.compile(r"\b(?:Korea Zinc|Lithium Americas|MP Materials|Trilogy Metals|Ambler Metals)\b")
+# A mineral word inside a multi-word capitalised name ("Lithium Americas", "Korea Zinc") names a company or place.
+_CAPITALISED_NAME = re.compile(r"\b[A-Z][\w&.-]*(?:\s+[A-Z][\w&.-]*)+")
 
 
 def _typed(wanted: re.Pattern[str] | None, text: str) -> float:
@@ -73,7 +69,7 @@ def _typed(wanted: re.Pattern[str] | None, text: str) -> float:
     if wanted is None:
         return 1.0
     if wanted is _MINERAL:
-        found = {m.group(0).lower() for m in _MINERAL.finditer(_COMPANY_NAMES.sub(" ", text))}
+        found = {m.group(0).lower() for m in _MINERAL.finditer(_CAPITALISED_NAME.sub(" ", text))}
         return min(1.0, len(found) / 2)
     return 1.0 if wanted.search(text) else 0.0
 
