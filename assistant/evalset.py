@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -12,11 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from policyqa.errors import ConfigError
 
-Kind = Literal[
-    "fact", "comparison", "date", "multi-document", "follow-up", "unanswerable", "time", "acronym", "list"
-]
+Kind = Literal["fact", "comparison", "date", "multi-document", "follow-up", "unanswerable", "time", "acronym"]
 KINDS: tuple[str, ...] = (
-    "fact", "comparison", "date", "multi-document", "follow-up", "unanswerable", "time", "acronym", "list"
+    "fact", "comparison", "date", "multi-document", "follow-up", "unanswerable", "time", "acronym"
 )
 NOT_IN_CORPUS = "NOT IN CORPUS"
 # The kinds of the JSON Lines sets (minerals-dev, sec-10q) in this module's vocabulary.
@@ -90,12 +89,14 @@ class EvalQuestion(BaseModel):
 
     @property
     def split(self) -> str:
-        """The half a question belongs to: ids ending in an odd number tune, even ones check (any other id: check).
+        """The half a question belongs to: an id ending in an odd number tunes, an even one checks; an id without a
+        number goes by the parity of its CRC-32 (a stable coin toss).
 
         The rule is fixed once for every set, so that thresholds fit on "tune" are reported on "check".
         """
         digits = re.search(r"(\d+)$", self.id)
-        return "tune" if digits and int(digits.group(1)) % 2 == 1 else "check"
+        number = int(digits.group(1)) if digits else zlib.crc32(self.id.encode("utf-8"))
+        return "tune" if number % 2 == 1 else "check"
 
 
 class QuestionSet(BaseModel):

@@ -69,7 +69,7 @@ class QuestionResult:
     is_follow_up: bool
     split: str = "check"
     by_evidence: bool = False  # ranks and citation hits are measured against evidence passages, not documents
-    evidence_rank: int | None = None
+    evidence_ranks: tuple[int | None, ...] = ()  # per evidence string: the rank of the first passage holding it
     first_citation_hit: bool | None = None  # the first citation holds (some of) the evidence
     any_citation_hit: bool | None = None
 
@@ -79,12 +79,29 @@ class QuestionResult:
 
     @property
     def rank(self) -> int | None:
+        """The rank by which the answer's evidence is all retrieved (by document when the set gives none)."""
         if self.by_evidence:
-            return self.evidence_rank
+            return None if None in self.evidence_ranks else max(self.evidence_ranks, default=None)
         for i, doc in enumerate(self.retrieved_docs, start=1):
             if doc in self.expected_docs:
                 return i
         return None
+
+    def hit_at(self, k: int) -> float:
+        """1 when the answer is retrieved within the first ``k`` passages; with several evidence strings (a
+        multi-document question) each is scored separately and the question gets their mean."""
+        if self.by_evidence:
+            ranks = self.evidence_ranks
+            return sum(1 for r in ranks if r is not None and r <= k) / len(ranks) if ranks else 0.0
+        rank = self.rank
+        return 1.0 if rank is not None and rank <= k else 0.0
+
+    @property
+    def reciprocal_rank(self) -> float:
+        if self.by_evidence:
+            ranks = self.evidence_ranks
+            return sum(1.0 / r for r in ranks if r) / len(ranks) if ranks else 0.0
+        return 1.0 / self.rank if self.rank else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +210,7 @@ def evaluate(
                 answerable=answer.answerable, answer=answer.text,
                 facts_found=sum(1 for f in q.facts if _norm(f) in text), facts_total=len(q.facts),
                 seconds=seconds, is_follow_up=q.follows is not None, split=q.split, by_evidence=by_evidence,
-                evidence_rank=evidence_rank([p.chunk.text for p in passages], q.evidence) if by_evidence else None,
+                evidence_ranks=tuple(evidence_rank([p.chunk.text for p in passages], [ev]) for ev in q.evidence),
                 first_citation_hit=(
                     bool(quotes) and any(holds_evidence(quotes[0], ev) for ev in q.evidence) if by_evidence else None
                 ),
@@ -221,16 +238,15 @@ def _history(q: EvalQuestion, answers: dict[str, tuple[EvalQuestion, Answer]]) -
 def _row(label: str, results: Sequence[QuestionResult]) -> MetricRow:
     answerable = [r for r in results if not r.unanswerable]
     unanswerable = [r for r in results if r.unanswerable]
-    ranks = [r.rank for r in answerable]
     facts_total = sum(r.facts_total for r in answerable)
     citations = [(doc, r.expected_docs) for r in answerable for doc in r.cited_docs]
     seconds = sorted(r.seconds for r in results)
     return MetricRow(
         label=label,
         questions=len(results),
-        hit_at_1=_mean([1.0 if rk == 1 else 0.0 for rk in ranks]),
-        hit_at_5=_mean([1.0 if rk is not None and rk <= 5 else 0.0 for rk in ranks]),
-        mrr=_mean([1.0 / rk if rk else 0.0 for rk in ranks]),
+        hit_at_1=_mean([r.hit_at(1) for r in answerable]),
+        hit_at_5=_mean([r.hit_at(5) for r in answerable]),
+        mrr=_mean([r.reciprocal_rank for r in answerable]),
         fact_recall=(sum(r.facts_found for r in answerable) / facts_total) if facts_total else None,
         citation_precision=_mean([1.0 if doc in expected else 0.0 for doc, expected in citations]),
         refusal_accuracy=_mean([0.0 if r.answerable else 1.0 for r in unanswerable]),

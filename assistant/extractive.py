@@ -13,6 +13,7 @@ import numpy as np
 
 from assistant.glossary import known_words, synonyms
 from assistant.ranking import jaccard, word_set
+from assistant.refusal import REASONS, RefusalModel, load_model
 from ingest.chunking import split_units
 from policyqa import text
 from policyqa.store.catalog import fts_query
@@ -160,12 +161,32 @@ def _asked_head(question: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Signals:
-    """Why an answer was given or refused: kept for calibration and the evaluation report."""
+    """Why an answer was given or refused: the evidence features the refusal model reads (see
+    :mod:`assistant.refusal`), kept for fitting it and for the evaluation report."""
 
-    best_dense: float
-    coverage: float
-    missing_terms: tuple[str, ...]
+    best_dense: float  # cosine of the best sentence to the query
+    coverage: float  # weighted share of the question's distinctive terms found in the retrieved passages
+    missing_terms: tuple[str, ...]  # names or asked-for nouns the corpus never mentions
     reason: str = ""
+    passage_dense: float = 0.0  # cosine of the best passage (the chunk vector) to the query
+    sentence_coverage: float = 0.0  # weighted share of the query's terms in the stated sentences
+    absent_names: tuple[str, ...] = ()  # names the question gives that the stated passages never mention
+    typed: float = 1.0  # the best sentences hold what the question asks for (an amount, a date...): 1, else 0
+    agreement: float = 0.0  # the top passage ranks high in both the dense and the keyword search
+    names: int = 0  # capitalised names the question gives
+    score: float | None = None  # the refusal model's probability that the passages answer
+
+    def features(self) -> dict[str, float]:
+        return {
+            "best_dense": self.best_dense,
+            "passage_dense": self.passage_dense,
+            "coverage": self.coverage,
+            "sentence_coverage": self.sentence_coverage,
+            "missing": 1.0 if self.missing_terms else 0.0,
+            "absent_names": len(self.absent_names) / self.names if self.names else 0.0,
+            "typed": self.typed,
+            "agreement": self.agreement,
+        }
 
 
 class ExtractiveAnswerer:
@@ -179,7 +200,8 @@ class ExtractiveAnswerer:
         settings: Settings,
         *,
         term_counts: Callable[[Sequence[str]], dict[str, int]] | None = None,
-        max_candidates: int = 32,
+        max_candidates: int = 16,
+        refusal: RefusalModel | None = None,
     ) -> None:
         self.embedder = embedder
         self.settings = settings
@@ -189,7 +211,9 @@ class ExtractiveAnswerer:
         self.max_sentences = 4
         self.doc_decay = 0.5
         self.w_dense, self.w_lex, self.w_type, self.w_prior = 0.40, 0.30, 0.18, 0.35
+        self.refusal: RefusalModel = refusal if refusal is not None else load_model()
         self.last_signals: Signals | None = None
+        self._vector_cache: dict[str, np.ndarray] = {}
 
     def answer(
         self,
@@ -202,14 +226,15 @@ class ExtractiveAnswerer:
         sentences = self._sentences(passages)
         if not sentences:
             reason = "the passages found hold no full sentence to quote" if passages else "no passage was found"
-            self.last_signals = Signals(0.0, 0.0, (), reason=reason)
+            self.last_signals = Signals(0.0, 0.0, (), reason=reason, score=0.0)
             return self._refusal(query, passages)
         terms = self._terms(query)
-        weights = self._idf(terms, sentences)
-        lexical = [self._overlap(weights, s.text) for s in sentences]
+        bags = [_Bag(s.text) for s in sentences]
+        weights = self._idf(terms, bags)
+        lexical = [self._overlap(weights, bag) for bag in bags]
         for i in range(1, len(sentences)):
             if sentences[i].passage_index == sentences[i - 1].passage_index:
-                joined = self._overlap(weights, sentences[i - 1].text + " " + sentences[i].text)
+                joined = self._overlap(weights, _Bag(sentences[i - 1].text + " " + sentences[i].text))
                 lexical[i] = max(lexical[i], 0.6 * joined)
         doc_rank: dict[str, int] = {}
         for p in passages:
@@ -222,55 +247,84 @@ class ExtractiveAnswerer:
         rough = [0.7 * lex + 0.3 * pr for lex, pr in zip(lexical, prior, strict=True)]
         order = sorted(range(len(sentences)), key=lambda i: rough[i], reverse=True)[: self.max_candidates]
         qvec = np.asarray(query_vector if query_vector is not None else self.embedder.encode([query])[0])
-        vectors = self.embedder.encode([_clean(sentences[i].text) for i in order])
+        vectors = self._vectors([_clean(sentences[i].text) for i in order])
         dense = vectors @ qvec
         wanted = expected_pattern(question)
         scores: dict[int, float] = {}
         dense_of: dict[int, float] = {}
+        typed_of: dict[int, float] = {}
         for rank, i in enumerate(order):
-            typed = _typed(wanted, sentences[i].text)
-            scores[i] = self.w_dense * float(dense[rank]) + self.w_lex * lexical[i] + self.w_type * typed + self.w_prior * prior[i]
-            dense_of[i] = float(dense[rank])
-        evidence = " ".join(p.chunk.text for p in passages)
-        signals = Signals(
-            best_dense=max(dense_of.values()),
-            coverage=self._coverage(weights, evidence),
-            missing_terms=self._missing(question),
-        )
-        self.last_signals = signals
-        top_four = sorted(scores, key=scores.__getitem__, reverse=True)[:4]
-        # What the question asks for (an amount, a date...) must appear next to what it asks about.
-        untyped = wanted is not None and not is_named_kind(wanted) and not any(
-            _typed(wanted, sentences[i].text) and lexical[i] >= 0.2 for i in top_four
-        )
-        reason = ""
-        if signals.best_dense < self.settings.min_relevance:
-            reason = "no passage is close enough to the question"
-        elif signals.coverage < 0.5:
-            reason = "the passages found miss most of the question's terms"
-        elif signals.missing_terms:
-            reason = f"the documents never mention {', '.join(signals.missing_terms)}"
-        elif untyped:
-            reason = "no passage states what the question asks for"
-        chosen: list[int] = []
-        if not reason:
-            chosen = self._select(question, sentences, scores, weights, vectors, order)
-            context = " ".join(
-                passages[pi].chunk.context + " " + passages[pi].chunk.text
-                for pi in {sentences[i].passage_index for i in chosen}
+            # What the question asks for (an amount, a date...) lifts a sentence; its absence never refuses alone.
+            typed_of[i] = _typed(wanted, sentences[i].text)
+            scores[i] = (
+                self.w_dense * float(dense[rank]) + self.w_lex * lexical[i] + self.w_type * typed_of[i]
+                + self.w_prior * prior[i]
             )
-            context_words = {w.lower() for w in _WORDS.findall(context)}
-            absent = [n for n in _question_names(question) if not _term_in(n.lower(), context_words, context)]
-            if absent:
-                # The evidence never mentions a place or company the question names: it is about something else.
-                reason = f"the passages found do not mention {', '.join(absent)}"
-        self.last_signals = dataclasses.replace(signals, reason=reason)
+            dense_of[i] = float(dense[rank])
+        chosen = self._select(question, sentences, bags, scores, weights, vectors, order)
+        signals = self._signals(question, passages, sentences, bags, weights, chosen, dense_of, typed_of, scores)
+        probability = self.refusal.probability(signals.features())
+        reason = ""
+        if probability < self.refusal.threshold:
+            reason = REASONS[self.refusal.weakest(signals.features())].format(
+                missing=", ".join(signals.missing_terms) or "some of its terms",
+                absent=", ".join(signals.absent_names) or "what the question names",
+            )
+        self.last_signals = dataclasses.replace(signals, reason=reason, score=probability)
         if reason:
             return self._refusal(query, passages)
         dated = self._conflict(wanted, passages, sentences, scores, vectors, order)
         if dated is not None:
             return self._compose(query, passages, sentences, list(dated), labels=_date_labels(passages, sentences, dated))
         return self._compose(query, passages, sentences, chosen)
+
+    def _signals(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        sentences: Sequence[_Sentence],
+        bags: Sequence[_Bag],
+        weights: dict[str, float],
+        chosen: Sequence[int],
+        dense_of: dict[int, float],
+        typed_of: dict[int, float],
+        scores: dict[int, float],
+    ) -> Signals:
+        """The evidence features the refusal model weighs (see :class:`Signals`)."""
+        evidence = _Bag(" ".join(p.chunk.context + " " + p.chunk.text for p in passages))
+        stated = _Bag(" ".join(sentences[i].text for i in chosen))
+        context = _Bag(" ".join(
+            passages[pi].chunk.context + " " + passages[pi].chunk.text
+            for pi in {sentences[i].passage_index for i in chosen}
+        ))
+        names = _question_names(question)
+        absent = tuple(n for n in names if not context.has(n.lower()))
+        top = sorted(scores, key=scores.__getitem__, reverse=True)[:3]
+        best = passages[0] if passages else None
+        agreement = 0.0
+        if best is not None and best.dense_rank is not None and best.lexical_rank is not None:
+            agreement = 1.0 / max(best.dense_rank, best.lexical_rank)
+        return Signals(
+            best_dense=max(dense_of.values()),
+            coverage=self._coverage(weights, evidence),
+            missing_terms=self._missing(question),
+            passage_dense=max((p.dense_score or 0.0 for p in passages), default=0.0),
+            sentence_coverage=self._coverage(weights, stated),
+            absent_names=absent,
+            typed=max((typed_of[i] for i in top), default=0.0),
+            agreement=agreement,
+            names=len(names),
+        )
+
+    def _vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Sentence vectors, each computed once per process (a chat returns to the same passages)."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._vector_cache]
+        if missing:
+            for text, vector in zip(missing, self.embedder.encode(missing), strict=True):
+                if len(self._vector_cache) >= _VECTOR_CACHE_SIZE:
+                    self._vector_cache.pop(next(iter(self._vector_cache)))
+                self._vector_cache[text] = np.asarray(vector, dtype=np.float32)
+        return np.stack([self._vector_cache[t] for t in texts]) if texts else np.zeros((0, 1), dtype=np.float32)
 
     def _conflict(
         self,
@@ -353,35 +407,32 @@ class ExtractiveAnswerer:
         return [t.strip('"') for t in fts_query(query).split(" OR ") if t]
 
     @staticmethod
-    def _idf(terms: Sequence[str], sentences: Sequence[_Sentence]) -> dict[str, float]:
+    def _idf(terms: Sequence[str], bags: Sequence[_Bag]) -> dict[str, float]:
         """Terms found in few candidate sentences say more about which sentence answers."""
-        sets = [({w.lower() for w in _WORDS.findall(s.text)}, s.text) for s in sentences]
-        n = len(sets)
+        n = len(bags)
         weights: dict[str, float] = {}
         for t in terms:
-            df = sum(1 for words, text in sets if _term_in(t, words, text))
+            df = sum(1 for bag in bags if bag.has(t))
             weights[t] = math.log(1 + (n + 1) / (df + 0.5))
         return weights
 
     @staticmethod
-    def _overlap(weights: dict[str, float], text: str) -> float:
+    def _overlap(weights: dict[str, float], bag: _Bag) -> float:
         total = sum(weights.values())
         if not total:
             return 0.0
-        words = {w.lower() for w in _WORDS.findall(text)}
-        return sum(w for t, w in weights.items() if _term_in(t, words, text)) / total
+        return sum(w for t, w in weights.items() if bag.has(t)) / total
 
     @staticmethod
-    def _coverage(weights: dict[str, float], text: str) -> float:
-        """Weighted share of the query's distinctive terms present anywhere in the retrieved evidence."""
+    def _coverage(weights: dict[str, float], bag: _Bag) -> float:
+        """Weighted share of the query's distinctive terms present in ``bag``."""
         key = {
             t: w for t, w in weights.items() if (len(t) > 3 or any(ch.isdigit() for ch in t)) and t not in _GENERIC
         }
         total = sum(key.values())
         if not total:
             return 1.0
-        words = {w.lower() for w in _WORDS.findall(text)}
-        return sum(w for t, w in key.items() if _term_in(t, words, text)) / total
+        return sum(w for t, w in key.items() if bag.has(t)) / total
 
     def _missing(self, question: str) -> tuple[str, ...]:
         """Names and asked-for nouns of the question that occur nowhere in the corpus.
@@ -405,6 +456,7 @@ class ExtractiveAnswerer:
         self,
         question: str,
         sentences: Sequence[_Sentence],
+        bags: Sequence[_Bag],
         scores: dict[int, float],
         weights: dict[str, float],
         vectors: np.ndarray,
@@ -420,7 +472,6 @@ class ExtractiveAnswerer:
         wanted = expected_pattern(question)
         if wanted is not None and not is_named_kind(wanted):
             wanted = None
-        words_of = {i: {w.lower() for w in _WORDS.findall(sentences[i].text)} for i in scores}
         total_weight = sum(weights.values()) or 1.0
         covered: set[str] = set()
         chosen: list[int] = []
@@ -429,12 +480,12 @@ class ExtractiveAnswerer:
         remaining = set(scores)
         while remaining and len(chosen) < max_sentences:
             def gain(i: int) -> float:
-                new = sum(w for t, w in weights.items() if t not in covered and _term_in(t, words_of[i], sentences[i].text))
+                new = sum(w for t, w in weights.items() if t not in covered and bags[i].has(t))
                 return scores[i] + 0.3 * new / total_weight
 
             best = max(remaining, key=gain)
             remaining.discard(best)
-            new_terms = {t for t in weights if t not in covered and _term_in(t, words_of[best], sentences[best].text)}
+            new_terms = {t for t in weights if t not in covered and bags[best].has(t)}
             supplies = wanted is not None and _typed(wanted, sentences[best].text) >= 1 and not any(
                 _typed(wanted, sentences[j].text) >= 1 for j in chosen
             )
@@ -561,18 +612,36 @@ def _stem(word: str) -> str:
     return word[:-1] if word.endswith("e") and len(word) > 3 else word
 
 
-def _term_in(term: str, words: set[str], text: str) -> bool:
-    """Whether ``text`` (with its lower-cased ``words``) holds the term, a stem variant or a glossary synonym."""
-    if _plain_term_in(term, words, text):
-        return True
-    others = [s for s in synonyms(term) if s.lower() != term]
-    return bool(others) and any(s.lower() in text.lower() for s in others)
+_VECTOR_CACHE_SIZE = 50_000
 
 
-def _plain_term_in(term: str, words: set[str], text: str) -> bool:
-    if term in words:
-        return True
-    if not term.isalnum():
-        return term in text.lower()
-    stem = _stem(term)
-    return len(stem) >= 3 and any(_stem(w) == stem or (len(stem) >= 4 and w.startswith(stem)) for w in words)
+class _Bag:
+    """A text's lower-cased words and their stems, computed once, with a memo of the terms asked about."""
+
+    __slots__ = ("lower", "words", "stems", "_memo")
+
+    def __init__(self, text: str) -> None:
+        self.lower = text.lower()
+        self.words = {w.lower() for w in _WORDS.findall(text)}
+        self.stems = {_stem(w) for w in self.words}
+        self._memo: dict[str, bool] = {}
+
+    def has(self, term: str) -> bool:
+        """The term, a stem variant or a glossary synonym occurs ."""
+        found = self._memo.get(term)
+        if found is None:
+            found = self._memo[term] = self._has(term)
+        return found
+
+    def _has(self, term: str) -> bool:
+        if term in self.words:
+            return True
+        if not term.isalnum():
+            if term in self.lower:
+                return True
+        else:
+            stem = _stem(term)
+            if len(stem) >= 3 and (stem in self.stems or len(stem) >= 4 and any(w.startswith(stem) for w in self.words)):
+                return True
+        others = [s for s in synonyms(term) if s.lower() != term]
+        return bool(others) and any(s.lower() in self.lower for s in others)

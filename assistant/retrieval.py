@@ -95,7 +95,7 @@ class Retriever:
                 date_from=max(filter(None, (prefer.date_from, base.date_from)), default=None),
                 date_to=min(filter(None, (prefer.date_to, base.date_to)), default=None),
             )
-            rank_within(narrowed, 1.0)
+            rank_within(narrowed, self.settings.time_weight)
         fused = fuse_rankings(rankings, k=self.settings.rrf_k, weights=weights)
         chunks = self.store.get_chunks(list(fused))
         dense_rank = {cid: i for i, cid in enumerate(dense_ids, start=1)}

@@ -62,6 +62,11 @@ class Settings(BaseSettings):
         description="Weight of the keyword (BM25) ranking in the fusion; the dense ranking weighs 1. 1.25 was fit on "
         "the tune halves (minerals-dev hit@1 0.62 -> 0.69; starter 0.91 -> 0.94).",
     )
+    time_weight: float = Field(
+        default=0.6, ge=0,
+        description="Weight of the extra rankings restricted to the dates a question names ('in 2024'); 0.6 fit on "
+        "the tune halves (1.0 let a 2024 publication outrank an undated report stating 2024 figures).",
+    )
     mmr_lambda: float = Field(
         default=0.7, ge=0, le=1, description="Relevance weight against word-overlap redundancy when passages are picked."
     )
