@@ -174,6 +174,9 @@ class Signals:
     typed: float = 1.0  # the best sentences hold what the question asks for (an amount, a date...): 1, else 0
     agreement: float = 0.0  # the top passage ranks high in both the dense and the keyword search
     names: int = 0  # capitalised names the question gives
+    unknown: float = 0.0  # weighted share of the question's distinctive terms that no document uses
+    top_coverage: float = 0.0  # weighted share of the question's distinctive terms in the best sentence
+    head: float = 1.0  # the noun the question asks for ("how many jobs") occurs in the stated passages
     score: float | None = None  # the refusal model's probability that the passages answer
 
     def features(self) -> dict[str, float]:
@@ -186,6 +189,9 @@ class Signals:
             "absent_names": len(self.absent_names) / self.names if self.names else 0.0,
             "typed": self.typed,
             "agreement": self.agreement,
+            "unknown": self.unknown,
+            "top_coverage": self.top_coverage,
+            "head": self.head,
         }
 
 
@@ -262,13 +268,21 @@ class ExtractiveAnswerer:
             )
             dense_of[i] = float(dense[rank])
         chosen = self._select(question, sentences, bags, scores, weights, vectors, order)
-        signals = self._signals(question, passages, sentences, bags, weights, chosen, dense_of, typed_of, scores)
+        signals = self._signals(
+            question, passages, sentences, bags, weights, chosen, dense_of, typed_of, scores, lexical
+        )
         probability = self.refusal.probability(signals.features())
         reason = ""
-        if probability < self.refusal.threshold:
-            reason = REASONS[self.refusal.weakest(signals.features())].format(
+        if signals.missing_terms and self.refusal.threshold >= 0:
+            # A name the question gives that no document holds: whatever the passages say, it is about something else.
+            reason = REASONS["missing"].format(missing=", ".join(signals.missing_terms))
+        elif probability < self.refusal.threshold:
+            # A name the question gives that the stated passages lack is the most concrete reason to give.
+            weakest = "absent_names" if signals.absent_names else self.refusal.weakest(signals.features())
+            reason = REASONS[weakest].format(
                 missing=", ".join(signals.missing_terms) or "some of its terms",
                 absent=", ".join(signals.absent_names) or "what the question names",
+                head=_asked_head(question) or "thing",
             )
         self.last_signals = dataclasses.replace(signals, reason=reason, score=probability)
         if reason:
@@ -289,6 +303,7 @@ class ExtractiveAnswerer:
         dense_of: dict[int, float],
         typed_of: dict[int, float],
         scores: dict[int, float],
+        lexical: Sequence[float],
     ) -> Signals:
         """The evidence features the refusal model weighs (see :class:`Signals`)."""
         evidence = _Bag(" ".join(p.chunk.context + " " + p.chunk.text for p in passages))
@@ -300,18 +315,27 @@ class ExtractiveAnswerer:
         names = _question_names(question)
         absent = tuple(n for n in names if not context.has(n.lower()))
         top = sorted(scores, key=scores.__getitem__, reverse=True)[:3]
-        best = passages[0] if passages else None
+        first = passages[0] if passages else None
         agreement = 0.0
-        if best is not None and best.dense_rank is not None and best.lexical_rank is not None:
-            agreement = 1.0 / max(best.dense_rank, best.lexical_rank)
+        if first is not None and first.dense_rank is not None and first.lexical_rank is not None:
+            agreement = 1.0 / max(first.dense_rank, first.lexical_rank)
+        missing, unknown = self._missing(question, weights)
+        best_dense = max(dense_of.values())
+        head = _asked_head(question)
+        head = head if head and head not in _GENERIC and len(head) > 2 else None
+        best = top[0] if top else None
         return Signals(
-            best_dense=max(dense_of.values()),
+            best_dense=best_dense,
             coverage=self._coverage(weights, evidence),
-            missing_terms=self._missing(question),
-            passage_dense=max((p.dense_score or 0.0 for p in passages), default=0.0),
+            missing_terms=missing,
+            unknown=unknown,
+            top_coverage=self._coverage(weights, bags[best]) if best is not None else 0.0,
+            # Passages found by keyword search alone carry no passage similarity: the sentence one stands in.
+            passage_dense=max((p.dense_score for p in passages if p.dense_score is not None), default=best_dense),
             sentence_coverage=self._coverage(weights, stated),
             absent_names=absent,
-            typed=max((typed_of[i] for i in top), default=0.0),
+            typed=max((typed_of[i] for i in chosen if lexical[i] >= 0.2), default=0.0),
+            head=1.0 if head is None or stated.has(head) or context.has(head) else 0.0,
             agreement=agreement,
             names=len(names),
         )
@@ -434,23 +458,23 @@ class ExtractiveAnswerer:
             return 1.0
         return sum(w for t, w in key.items() if bag.has(t)) / total
 
-    def _missing(self, question: str) -> tuple[str, ...]:
-        """Names and asked-for nouns of the question that occur nowhere in the corpus.
-
-        Only two kinds of word count: capitalised names ("Albemarle") and the head of the phrase the question
-        asks for ("which city", "how many jobs", "what tariff rate"). A missing verb or adjective says little.
-        """
+    def _missing(self, question: str, weights: dict[str, float]) -> tuple[tuple[str, ...], float]:
+        """Names the question gives that occur nowhere in the corpus, and the weighted share of its distinctive
+        terms (names, nouns, numbers) the corpus never uses: a question about what no document mentions."""
         if self.term_counts is None:
-            return ()
+            return (), 0.0
         known = known_words()
-        names = [m.group(0) for m in _NAME.finditer(question) if m.start() > 0]
-        head = _asked_head(question)
-        candidates = [w.lower() for w in [*names, *([head] if head else [])]]
-        candidates = [w for w in dict.fromkeys(candidates) if w not in known and w not in _GENERIC and len(w) > 2]
-        if not candidates:
-            return ()
-        counts = self.term_counts(candidates)
-        return tuple(t for t in candidates if counts.get(t, 1) == 0)
+        names = [m.group(0).lower() for m in _NAME.finditer(question) if m.start() > 0]
+        names = [w for w in dict.fromkeys(names) if w not in known and w not in _GENERIC and len(w) > 2]
+        terms = {
+            t: w for t, w in weights.items()
+            if (len(t) > 3 or any(ch.isdigit() for ch in t)) and t not in _GENERIC and t.isalnum()
+        }
+        counts = self.term_counts(list(dict.fromkeys([*names, *terms])))
+        missing_names = tuple(t for t in names if counts.get(t, 1) == 0)
+        total = sum(terms.values())
+        unknown = sum(w for t, w in terms.items() if counts.get(t, 1) == 0) / total if total else 0.0
+        return missing_names, unknown
 
     def _select(
         self,

@@ -30,6 +30,9 @@ REASONS = {
     "absent_names": "the passages found do not mention {absent}",
     "typed": "no sentence found states what the question asks for",
     "agreement": "keyword and meaning search disagree on the best passage",
+    "unknown": "the documents never use some of the question's terms",
+    "top_coverage": "no single sentence found covers what the question asks about",
+    "head": "the passages found never mention the {head} asked about",
 }
 
 

@@ -23,13 +23,19 @@ from assistant.refusal import RefusalModel, fit
 from tests.eval.sets import eval_sets
 
 NEVER_REFUSE = RefusalModel(weights={}, bias=0.0, threshold=-1.0, means={})
+# The signals the model weighs. Left out after trying them on the tune halves: "typed" (an amount, a date... in
+# a stated sentence), "agreement" (dense and keyword ranks of the top passage) and "top_coverage" took weights of
+# the wrong sign or near zero, i.e. they fit noise in the few unanswerable questions.
+# "missing" (a name the question gives that no document holds) is not fit: it refuses on its own (see
+# assistant/extractive.py), and the tune halves hold no such question to learn a weight from.
+SIGNALS = ("best_dense", "passage_dense", "coverage", "sentence_coverage", "absent_names", "unknown", "head")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", default="starter,minerals-dev,sec-10q-sample")
     parser.add_argument("--stores", type=Path, help="reuse stores in this folder (one per set)")
-    parser.add_argument("--max-false-refusals", type=float, default=0.03)
+    parser.add_argument("--max-false-refusals", type=float, default=0.05)
     parser.add_argument("--l2", type=float, default=1.0)
     parser.add_argument("--out", type=Path, default=ROOT / "policyqa" / "data" / "refusal.json")
     args = parser.parse_args()
@@ -48,7 +54,8 @@ def main() -> None:
         for result in run.report.results:
             signals = run.signals.get(result.id)
             if signals is not None:
-                rows.append((signals.features(), not result.unanswerable, f"{name}/{result.id}"))
+                features = signals.features()
+                rows.append(({k: features[k] for k in SIGNALS}, not result.unanswerable, f"{name}/{result.id}"))
         print(f"{name}: {len(run.report.results)} tune questions")
     answerable = [f for f, a, _ in rows if a]
     weights, bias = fit([(f, a) for f, a, _ in rows], l2=args.l2)
