@@ -158,7 +158,7 @@ class Assistant:
         frame = parse_timeframe(text, reference_year=self._reference_year(), event_date=self._event_date)
         asked = text
         if frame.event:
-            # "before the Ambler Road decision" dates the question; the event is not what it asks about.
+            # "before the Northgate Road decision" dates the question; the event is not what it asks about.
             asked, query = frame.strip_event(text), frame.strip_event(query)
         vector = self.embedder.encode([query])[0]
         passages = self.retriever.search(

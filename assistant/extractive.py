@@ -61,7 +61,7 @@ class _Sentence:
     text: str
 
 
-# A mineral word inside a multi-word capitalised name ("Lithium Americas", "Korea Zinc") names a company or place.
+# A mineral word inside a multi-word capitalised name ("Cobalt Ridge Mining", "Copper State Partners") names a company or place.
 _CAPITALISED_NAME = re.compile(r"\b[A-Z][\w&.-]*(?:\s+[A-Z][\w&.-]*)+")
 
 
@@ -75,7 +75,7 @@ def _typed(wanted: re.Pattern[str] | None, text: str) -> float:
     return 1.0 if wanted.search(text) else 0.0
 
 
-# "What road ...", "which refinery ...": the answer is a name ending in that noun ("the Ambler Road").
+# "What road ...", "which refinery ...": the answer is a name ending in that noun ("the Northgate Road").
 _NAMED_KINDS = (
     "road|mine|project|refinery|plant|facility|smelter|deposit|district|order|act|law|program|programme|fund|"
     "agency|office|bank|company|corporation|loan|list|rule|report|strategy|initiative|partnership"
@@ -136,9 +136,8 @@ _HEAD = re.compile(
 
 
 _QUESTION_OPENERS = frozenset(
-    "which what who whom whose when where why how and but the in on for is are was were did does january february "
-    "march april may june july august september october november december".split()
-)
+    "which what who whom whose when where why how and but the in on for is are was were did does".split()
+) | {m.lower() for m in text.MONTH_NAMES}
 
 
 def _question_names(question: str) -> list[str]:
@@ -181,6 +180,9 @@ class Signals:
 
     def features(self) -> dict[str, float]:
         return {
+            # Names embed poorly: a passage can hold the answer while its vector is far from the question's, and
+            # the reverse holds for single sentences. The closer of the two stands for both.
+            "similarity": max(self.best_dense, self.passage_dense),
             "best_dense": self.best_dense,
             "passage_dense": self.passage_dense,
             "coverage": self.coverage,

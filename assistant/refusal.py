@@ -22,6 +22,7 @@ DEFAULT_PATH = Path(__file__).resolve().parent.parent / "policyqa" / "data" / "r
 
 # What a low value of each signal means, in the words a refusal gives.
 REASONS = {
+    "similarity": "no passage found is close enough to the question",
     "best_dense": "no sentence found is close enough to the question",
     "passage_dense": "no passage found is close enough to the question",
     "coverage": "the passages found miss most of the question's terms",

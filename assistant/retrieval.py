@@ -125,6 +125,7 @@ class Retriever:
             k=k,
             lambda_=self.settings.mmr_lambda,
             group_penalty=self.settings.doc_penalty,
+            free_per_group=2,
         )
 
     def filing_hints(self) -> FilingHints:

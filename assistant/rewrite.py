@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Protocol
 
+from policyqa.text import MONTH_NAMES
 from policyqa.types import Turn
 
 
@@ -46,7 +47,7 @@ _STOP = _QUESTION_WORDS | frozenset(
 
 _GENERIC_NAMES = frozenset(
     {"u.s", "us", "the", "department", "government", "president", "the department", "united states", "america"}
-    | set("january february march april may june july august september october november december".split())
+    | {m.lower() for m in MONTH_NAMES}
 )
 
 
@@ -94,7 +95,7 @@ class RuleRewriter:
         if not history or not is_follow_up(question):
             return question
         if entities(question) and not changes_subject(question):
-            # It names its own subject ("Where is Korea Zinc building its refinery?"): nothing to carry.
+            # It names its own subject ("Where is Northwind Minerals building its refinery?"): nothing to carry.
             return question
         previous = history[-1].answer.query or history[-1].question
         previous_entities = entities(previous)
@@ -106,7 +107,7 @@ class RuleRewriter:
                 return previous.replace(main, subject, 1)
             return f"{previous} {subject}"
         # The chain's subject persists through the standalone queries; the topic comes from the last
-        # question as asked, and the names the last answer gave ("the Ambler Road") are what "it" means.
+        # question as asked, and the names the last answer gave ("the Northgate Road") are what "it" means.
         answer_entities = [e for e in entities(history[-1].answer.text) if e not in previous_entities][:2]
         carried: list[str] = []
         for e in [*previous_entities, *answer_entities]:

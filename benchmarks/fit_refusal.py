@@ -28,7 +28,9 @@ NEVER_REFUSE = RefusalModel(weights={}, bias=0.0, threshold=-1.0, means={})
 # the wrong sign or near zero, i.e. they fit noise in the few unanswerable questions.
 # "missing" (a name the question gives that no document holds) is not fit: it refuses on its own (see
 # assistant/extractive.py), and the tune halves hold no such question to learn a weight from.
-SIGNALS = ("best_dense", "passage_dense", "coverage", "sentence_coverage", "absent_names", "unknown", "head")
+# "best_dense" and "passage_dense" enter as their maximum ("similarity"): apart, the passage one took most of the
+# weight and refused questions about a person, whose name embeds far from any passage.
+SIGNALS = ("similarity", "coverage", "sentence_coverage", "absent_names", "unknown", "head")
 
 
 def main() -> None:
