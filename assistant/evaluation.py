@@ -219,10 +219,10 @@ def evaluate(
                 ),
             )
         )
-    rows = [_row(kind, [r for r in results if r.kind == kind]) for kind in dict.fromkeys(r.kind for r in results)]
-    rows.append(_row("first questions", [r for r in results if not r.is_follow_up and not r.unanswerable]))
-    rows.append(_row("follow-ups", [r for r in results if r.is_follow_up]))
-    return EvalReport(overall=_row("all", results), rows=tuple(rows), results=tuple(results))
+    rows = [summarize(kind, [r for r in results if r.kind == kind]) for kind in dict.fromkeys(r.kind for r in results)]
+    rows.append(summarize("first questions", [r for r in results if not r.is_follow_up and not r.unanswerable]))
+    rows.append(summarize("follow-ups", [r for r in results if r.is_follow_up]))
+    return EvalReport(overall=summarize("all", results), rows=tuple(rows), results=tuple(results))
 
 
 def _history(q: EvalQuestion, answers: dict[str, tuple[EvalQuestion, Answer]]) -> list[Turn]:
@@ -235,7 +235,7 @@ def _history(q: EvalQuestion, answers: dict[str, tuple[EvalQuestion, Answer]]) -
     return chain[::-1]
 
 
-def _row(label: str, results: Sequence[QuestionResult]) -> MetricRow:
+def summarize(label: str, results: Sequence[QuestionResult]) -> MetricRow:
     answerable = [r for r in results if not r.unanswerable]
     unanswerable = [r for r in results if r.unanswerable]
     facts_total = sum(r.facts_total for r in answerable)

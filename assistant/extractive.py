@@ -529,8 +529,13 @@ class ExtractiveAnswerer:
             used_words += n
         if _COMPARISON.search(question):
             chosen = self._cover_compared(question, sentences, scores, chosen, max_sentences + 2)
-        # Readable order: by source passage rank, then by position within the passage.
-        return sorted(chosen, key=lambda i: (sentences[i].passage_index, sentences[i].start))
+        # The best evidence first: passages in the order of their best chosen sentence, each passage's sentences in
+        # reading order (so the first citation is the passage that answers best).
+        best_of: dict[int, float] = {}
+        for i in chosen:
+            pi = sentences[i].passage_index
+            best_of[pi] = max(best_of.get(pi, float("-inf")), scores[i])
+        return sorted(chosen, key=lambda i: (-best_of[sentences[i].passage_index], sentences[i].start))
 
     def _cover_compared(
         self, question: str, sentences: Sequence[_Sentence], scores: dict[int, float], chosen: list[int], limit: int

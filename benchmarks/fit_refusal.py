@@ -17,9 +17,9 @@ import tempfile
 from pathlib import Path
 
 from _common import ROOT, fmt, load_average, table
-from evalrun import open_assistant, run_set
 
 from assistant.refusal import RefusalModel, fit
+from tests.eval.runner import open_assistant, run_set
 from tests.eval.sets import eval_sets
 
 NEVER_REFUSE = RefusalModel(weights={}, bias=0.0, threshold=-1.0, means={})

@@ -5,23 +5,18 @@ A store folder given by the caller is reused (ingest is incremental, so a second
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from assistant.assistant import Assistant  # noqa: E402
-from assistant.evaluation import EvalReport, evaluate  # noqa: E402
-from assistant.extractive import Signals  # noqa: E402
-from ingest.pipeline import ingest_paths  # noqa: E402
-from policyqa.settings import Settings  # noqa: E402
-from policyqa.store import open_store  # noqa: E402
-from policyqa.types import Answer, Turn  # noqa: E402
-from tests.eval.sets import EvalSet  # noqa: E402
+from assistant.assistant import Assistant
+from assistant.evaluation import EvalReport, evaluate
+from assistant.extractive import Signals
+from ingest.pipeline import ingest_paths
+from policyqa.settings import Settings
+from policyqa.store import open_store
+from policyqa.types import Answer, Turn
+from tests.eval.sets import EvalSet
 
 
 @dataclass
