@@ -185,7 +185,8 @@ class Assistant:
             "total_s": finished - started,
         }
         yield dataclasses.replace(
-            answer, timings=timings, notice=answer.notice or notice, passages=tuple(passages), scope=scope
+            answer, timings=timings, notice=answer.notice or notice, passages=answer.passages or tuple(passages),
+            scope=scope,
         )
 
     def _reference_year(self) -> int:

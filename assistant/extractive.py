@@ -291,8 +291,12 @@ class ExtractiveAnswerer:
             return self._refusal(query, passages)
         dated = self._conflict(wanted, passages, sentences, scores, vectors, order)
         if dated is not None:
-            return self._compose(query, passages, sentences, list(dated), labels=_date_labels(passages, sentences, dated))
-        return self._compose(query, passages, sentences, chosen)
+            answer = self._compose(
+                query, passages, sentences, list(dated), labels=_date_labels(passages, sentences, dated)
+            )
+        else:
+            answer = self._compose(query, passages, sentences, chosen)
+        return dataclasses.replace(answer, passages=_by_evidence(passages, sentences, scores))
 
     def _signals(
         self,
@@ -618,6 +622,17 @@ def evidence_units(text: str) -> list[tuple[int, int]]:
         merged.append((start, end))
         i += 1
     return merged
+
+
+def _by_evidence(passages: Sequence[Passage], sentences: Sequence[_Sentence], scores: dict[int, float]) -> tuple[Passage, ...]:
+    """The passages re-ranked by their best-scoring sentence (a finer judge of relevance than the passage's own
+    rank); passages with no scored sentence keep their order after them."""
+    best: dict[int, float] = {}
+    for i, score in scores.items():
+        pi = sentences[i].passage_index
+        best[pi] = max(best.get(pi, float("-inf")), score)
+    ranked = sorted(best, key=lambda pi: (-best[pi], pi))
+    return tuple(passages[pi] for pi in ranked) + tuple(p for pi, p in enumerate(passages) if pi not in best)
 
 
 def _date_labels(passages: Sequence[Passage], sentences: Sequence[_Sentence], pair: Sequence[int]) -> list[str]:
