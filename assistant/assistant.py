@@ -160,10 +160,13 @@ class Assistant:
         if frame.event:
             # "before the Northgate Road decision" dates the question; the event is not what it asks about.
             asked, query = frame.strip_event(text), frame.strip_event(query)
-        vector = self.embedder.encode([query])[0]
+        rewritten_query = query != asked and bool(history)
+        vectors = self.embedder.encode([query, asked] if rewritten_query else [query])
+        vector = vectors[0]
         passages = self.retriever.search(
             query, filters, query_vector=vector, prefer_docs=prefer,
             prefer=Filters(date_from=frame.date_from, date_to=frame.date_to),
+            also=(asked, vectors[1]) if rewritten_query else None,
         )
         scope = _describe(frame)
         if frame.prefer_latest:

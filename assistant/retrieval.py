@@ -58,12 +58,15 @@ class Retriever:
         query_vector: Sequence[float] | None = None,
         prefer_docs: Sequence[str] = (),
         prefer: Filters | None = None,
+        also: tuple[str, Sequence[float]] | None = None,
     ) -> list[Passage]:
         """The ``k`` best passages for ``query``: fused, near-duplicates collapsed, one document not hogging.
 
         ``prefer_docs`` (the documents a conversation has been citing) adds a third ranking, searched within
         those documents only, so a follow-up finds the passage in the document it is about. ``prefer`` (the
         question's time range) adds rankings restricted to it: passages in range rise, others still count.
+        ``also`` (a follow-up as typed, with its vector) adds its own two rankings at ``follow_up_weight``: what the
+        question says by itself still counts when the conversation's words pull elsewhere.
         """
         k = k or self.settings.retrieval_k
         n = self.settings.candidate_k
@@ -84,6 +87,10 @@ class Retriever:
             rankings.append([cid for cid, _ in self.store.lexical_search(lexical_query, n, narrowed)])
             weights.extend((weight, weight))
 
+        if also is not None:
+            rankings.append([cid for cid, _ in self.store.dense_search(also[1], n, filters)])
+            rankings.append([cid for cid, _ in self.store.lexical_search(expand_query(also[0]), n, filters)])
+            weights.extend((self.settings.follow_up_weight, self.settings.follow_up_weight))
         hint = None if filters and filters.doc_ids else self.filing_hints().match(query)
         if hint is not None:
             rank_within(dataclasses.replace(base, doc_ids=hint.doc_ids), HINT_WEIGHT)

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
         description="Weight of the extra rankings restricted to the dates a question names ('in 2024'); 0.6 fit on "
         "the tune halves (1.0 let a 2024 publication outrank an undated report stating 2024 figures).",
     )
+    follow_up_weight: float = Field(
+        default=1.0, ge=0,
+        description="Weight of the rankings for a follow-up as typed, beside those for its rewritten query (1.0 fit "
+        "on the tune halves: starter follow-up hit@5 0.88 -> 1.00, minerals-dev unchanged).",
+    )
     mmr_lambda: float = Field(
         default=0.7, ge=0, le=1, description="Relevance weight against word-overlap redundancy when passages are picked."
     )
