@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from ingest.bounded_yaml import YamlRefused, load_bounded_yaml
 from policyqa.errors import LoadError
 from policyqa.types import DocType, DocumentMeta
 
@@ -57,7 +58,9 @@ def read_sidecar(path: Path) -> dict[str, object]:
     if not sidecar.is_file():
         return {}
     try:
-        data = yaml.safe_load(sidecar.read_text(encoding="utf-8-sig"))
+        data = load_bounded_yaml(sidecar.read_text(encoding="utf-8-sig"))
+    except YamlRefused as exc:
+        raise LoadError(f"{sidecar.name}: metadata sidecar refused ({exc})") from None
     except OSError as exc:
         raise LoadError(f"{sidecar.name}: cannot read the metadata sidecar ({exc.strerror or exc})") from exc
     except UnicodeDecodeError as exc:
