@@ -57,6 +57,8 @@ def read_sidecar(path: Path) -> dict[str, object]:
     sidecar = sidecar_path(path)
     if not sidecar.is_file():
         return {}
+    if sidecar.is_symlink() and not sidecar.resolve().is_relative_to(sidecar.parent.resolve()):
+        raise LoadError(f"{sidecar.name}: symbolic link to a file outside the folder; not followed")
     try:
         data = load_bounded_yaml(sidecar.read_text(encoding="utf-8-sig"))
     except YamlRefused as exc:
