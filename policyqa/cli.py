@@ -147,25 +147,55 @@ def remove(doc_ids: tuple[str, ...]) -> None:
 
 
 @main.command()
-@click.option("--repair", is_flag=True, help="Drop half-written documents and stray vectors so the next ingest redoes them.")
-def check(repair: bool) -> None:
-    """Verify that Chroma, the lexical index and the document registry agree."""
-    from policyqa.store import open_store
+@click.option(
+    "--repair", is_flag=True,
+    help="Restore a consistent store: rebuild the keyword index, ingest again the documents whose vectors, chunks or "
+    "catalog were lost (from their source files), then drop stray vectors. A damaged catalog is kept, renamed.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars while re-ingesting.")
+def check(repair: bool, quiet: bool) -> None:
+    """Verify that the catalog file, the registry, the keyword index and Chroma agree."""
+    from ingest.repair import diagnose, repair_store
 
-    store = open_store(_settings())
-    with store.writer_lock():
-        report = store.check(repair=repair)
-    click.echo(
-        f"pending documents: {len(report.pending_docs)}; chunks missing in Chroma: {report.missing_in_chroma}; "
-        f"stray vectors: {report.extra_in_chroma}; chunk-count mismatches: {len(report.count_mismatch_docs)}"
-    )
-    if report.ok:
-        click.echo("store is consistent")
-    elif report.repaired:
-        click.echo("repaired: run `policyqa ingest` again to restore the dropped documents")
-    else:
+    settings = _settings()
+    if not repair:
+        report = diagnose(settings)
+        _print_consistency(report)
+        if report.ok:
+            click.echo("store is consistent")
+            return
         click.secho("store is inconsistent: run `policyqa check --repair`", fg="red")
         sys.exit(1)
+    with _progress_bars(not quiet and sys.stderr.isatty()) as progress:
+        result = repair_store(settings, on_progress=progress)
+    _print_consistency(result.found)
+    if result.found.ok:
+        click.echo("store is consistent")
+        return
+    if result.catalog_set_aside is not None:
+        click.echo(f"damaged catalog kept as {result.catalog_set_aside}")
+    if result.ingest is not None:
+        click.echo(f"re-ingested from source files: {result.ingest.summary()}")
+    for source in result.lost_sources:
+        click.secho(f"lost      {source}: the file is gone; ingest it again from where it is now", fg="yellow")
+    if result.final.ok:
+        click.echo("repaired: store is consistent")
+    else:
+        _print_consistency(result.final)
+        click.secho("repair incomplete: see the lines above", fg="red")
+        sys.exit(1)
+
+
+def _print_consistency(report: Any) -> None:
+    if report.catalog_damage:
+        click.secho(f"catalog damaged: {report.catalog_damage}", fg="red")
+        return
+    click.echo(
+        f"pending documents: {len(report.pending_docs)}; chunks missing in Chroma: {report.missing_in_chroma}; "
+        f"stray vectors: {report.extra_in_chroma}; chunk-count mismatches: {len(report.count_mismatch_docs)}; "
+        f"chunks missing in the keyword index: {report.missing_in_lexical}; "
+        f"stray keyword entries: {report.extra_in_lexical}"
+    )
 
 
 def _filters(doc_type: tuple[str, ...], since: str | None, until: str | None, doc: tuple[str, ...]) -> Any:
