@@ -316,7 +316,7 @@ def eval_command(question_set: str | None, json_path: str | None) -> None:
 @click.option("--ingest", "then_ingest", is_flag=True, help="Ingest the download folder afterwards.")
 @click.option("--user-agent", help="User-Agent header; include a contact email [env POLICYQA_FETCH_USER_AGENT].")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
-              help="Seconds to wait for a connection or a read.")
+              help="Seconds one download attempt may take in all (connection, headers and body).")
 @click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
               help="Retries after connection errors, timeouts, 429 and 5xx.")
 @click.option("--backoff", type=click.FloatRange(min=0), default=1.0, show_default=True,
