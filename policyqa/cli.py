@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -117,7 +119,10 @@ def docs() -> None:
         click.echo("no documents yet: run `policyqa ingest PATH`")
         return
     rows = [
-        (r.meta.title[:48], r.meta.doc_type.value, r.meta.published or "-", str(r.chunk_count), r.meta.doc_id, r.meta.source)
+        (
+            printable(r.meta.title)[:48], r.meta.doc_type.value, r.meta.published or "-",
+            str(r.chunk_count) if r.state == "complete" else "pending", printable(r.meta.doc_id), printable(r.meta.source),
+        )
         for r in records
     ]
     header = ("title", "type", "date", "chunks", "doc_id", "source")
@@ -125,7 +130,22 @@ def docs() -> None:
     for row in [header, *rows]:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[5])
     stats = store.stats()
-    click.echo(f"{stats.documents} documents, {stats.chunks} chunks in {stats.location}")
+    pending = f" ({stats.pending} pending: searched once their ingest completes)" if stats.pending else ""
+    click.echo(f"{len(records)} documents{pending}, {stats.chunks} chunks in {stats.location}")
+
+
+def printable(text: str) -> str:
+    """``text`` with control, format and separator characters (newlines, ESC, U+202E...) shown as escapes.
+
+    A file name or title may carry them; printed raw they break the table, reorder it (bidi overrides) or
+    drive the terminal.
+    """
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in _UNPRINTABLE else ch for ch in text
+    )
+
+
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 @main.command()
@@ -206,10 +226,32 @@ def _filters(doc_type: tuple[str, ...], since: str | None, until: str | None, do
     )
 
 
+def _iso_date(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2025-07-10 (YYYY-MM-DD)") from None
+
+
+def _doc_types(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    from policyqa.types import DocType
+
+    for value in values:
+        if DocType.parse(value) is DocType.OTHER and value.strip().lower() != DocType.OTHER.value:
+            kinds = ", ".join(t.value for t in DocType)
+            raise click.BadParameter(f"{value!r} is not a document type; use one of: {kinds}")
+    return values
+
+
 def _filter_options(f: F) -> F:
-    f = click.option("--type", "doc_type", multiple=True, help="Only these document types (article, filing, policy, other).")(f)
-    f = click.option("--since", help="Only documents published on or after this date (YYYY-MM-DD).")(f)
-    f = click.option("--until", help="Only documents published on or before this date (YYYY-MM-DD).")(f)
+    f = click.option(
+        "--type", "doc_type", multiple=True, callback=_doc_types,
+        help="Only these document types (article, filing, policy, other).",
+    )(f)
+    f = click.option("--since", callback=_iso_date, help="Only documents published on or after this date (YYYY-MM-DD).")(f)
+    f = click.option("--until", callback=_iso_date, help="Only documents published on or before this date (YYYY-MM-DD).")(f)
     f = click.option("--doc", multiple=True, help="Only this document (doc_id); repeatable.")(f)
     return f
 
