@@ -182,3 +182,26 @@ def test_the_sources_a_damaged_catalog_still_lists_are_salvaged(cli: CliRunner, 
     sources = salvage_sources(dsettings.sqlite_path, COLLECTION)
 
     assert len(sources) == DOCS and all(Path(s).is_file() for s in sources), sources[:3]
+
+
+def test_a_swap_interrupted_after_the_vectors_moved_is_finished_when_the_store_is_next_opened(
+    cli: CliRunner, dsettings: Settings
+) -> None:
+    from policyqa.store import files
+
+    docs = dsettings.store_dir.parent / "docs"
+    write_region_docs(docs, 5, start=DOCS)
+    folder = files.prepare_rebuild(dsettings.store_dir)
+    assert ingest_paths([docs], dsettings.with_overrides(store_dir=folder), embedder=FakeEmbedder()).ok
+    (folder / "writer.lock").unlink()
+    (dsettings.store_dir / "rebuild.swap").write_text("{}")  # swap_in's marker, then the process dies:
+    shutil.rmtree(dsettings.store_dir / "chroma")
+    (folder / "chroma").rename(dsettings.store_dir / "chroma")  # the new vectors moved, the old catalog still there
+
+    store = open_store(dsettings)
+    try:
+        assert len(store.documents()) == DOCS + 5, "the new catalog must be swapped in on open"
+        assert_consistent(store, dsettings)
+    finally:
+        store.close()
+    assert not folder.exists() and not (dsettings.store_dir / "rebuild.swap").exists()
