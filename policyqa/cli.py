@@ -195,6 +195,9 @@ def check(repair: bool, quiet: bool) -> None:
     if result.catalog_set_aside is not None:
         click.echo(f"damaged catalog kept as {result.catalog_set_aside}")
     if result.ingest is not None:
+        for f in result.ingest.files:
+            if f.outcome is Outcome.FAILED:
+                click.secho(f"failed    {f.message or f.path}", fg="red", err=True)
         click.echo(f"re-ingested from source files: {result.ingest.summary()}")
     for source in result.lost_sources:
         click.secho(f"lost      {source}: the file is gone; ingest it again from where it is now", fg="yellow")

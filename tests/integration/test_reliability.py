@@ -392,7 +392,10 @@ def snapshot(settings: Settings) -> tuple[dict[str, tuple[str, int]], list[str],
 
 
 @pytest.mark.slow
-def test_kill_9_at_random_points_five_times_then_one_run_restores_exactly_the_right_documents(tmp_path: Path) -> None:
+def test_kill_9_at_random_points_five_times_then_one_run_restores_exactly_the_right_documents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("policyqa.embedding.load_embedder", lambda settings: FakeEmbedder())  # check --repair re-ingests
     seed = int(os.environ.get("RELIABILITY_SEED", "20250710"))  # not POLICYQA_*: the autouse fixture clears those
     rng = random.Random(seed)
     script = tmp_path / "killable.py"
