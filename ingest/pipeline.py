@@ -167,14 +167,19 @@ def ingest_paths(
         on_progress: receives ``Progress`` for files and for embedded chunks.
         prune: remove documents whose source file no longer exists.
         rebuild: build a new store from ``paths`` beside the old one and swap it in when complete (an embedded
-            store); a Chroma server's collection is emptied first instead.
+            store holding only this collection); otherwise the collection is emptied first, registry before vectors.
 
     Raises:
         StoreUnavailable: the store cannot be opened (StoreDamaged: its catalog is corrupt; `--rebuild` and
         `check --repair` recover). StoreBusy: another ingest holds the writer lock. StoreReadOnly.
     """
     started = time.perf_counter()
-    if rebuild and settings.chroma_url is None and (store is None or store.swappable):
+    if (
+        rebuild
+        and settings.chroma_url is None
+        and (store is None or store.swappable)
+        and not files.other_collections(settings.store_dir, settings.collection)  # a swap would drop them
+    ):
         return _rebuild_beside(paths, settings, store=store, embedder=embedder, on_progress=on_progress, started=started)
     found = discover(paths)
     outcomes: list[FileOutcome] = [FileOutcome(p, Outcome.FAILED, message=f"{p}: no such file or folder") for p in found.missing]

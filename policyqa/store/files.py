@@ -110,6 +110,29 @@ def _replace(source: Path, target: Path) -> None:
     os.replace(source, target)  # a file replaces a file atomically
 
 
+def other_collections(store_dir: Path, collection: str) -> set[str]:
+    """Collections besides ``collection`` that the store folder's catalog or Chroma database holds.
+
+    Read from the files directly (Chroma's own SQLite file names its collections), without opening a client.
+    """
+    found: set[str] = set()
+    for path, sql in (
+        (store_dir / CATALOG_NAME, "SELECT DISTINCT collection FROM documents"),
+        (store_dir / CHROMA_NAME / "chroma.sqlite3", "SELECT name FROM collections"),
+    ):
+        if not path.is_file():
+            continue
+        try:
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                found.update(str(row[0]) for row in db.execute(sql))
+            finally:
+                db.close()
+        except sqlite3.Error as exc:  # a damaged file: what it held cannot be kept by a rebuild anyway
+            log.info("listing the collections in %s: %s", path, exc)
+    return found - {collection}
+
+
 def set_aside(catalog: Path) -> Path:
     """Rename a damaged catalog (and its WAL and shared memory) out of the way, keeping it; returns its new path."""
     aside = catalog.with_name(f"{catalog.name}.damaged-{_stamp()}")

@@ -205,3 +205,21 @@ def test_a_swap_interrupted_after_the_vectors_moved_is_finished_when_the_store_i
     finally:
         store.close()
     assert not folder.exists() and not (dsettings.store_dir / "rebuild.swap").exists()
+
+
+def test_rebuild_keeps_the_other_collections_that_share_the_store_folder(cli: CliRunner, dsettings: Settings) -> None:
+    other = dsettings.with_overrides(collection="neighbour")
+    neighbour_docs = dsettings.store_dir.parent / "neighbour"
+    write_region_docs(neighbour_docs, 3, start=500)
+    assert ingest_paths([neighbour_docs], other, embedder=FakeEmbedder()).ok
+
+    rebuilt = run(cli, dsettings, "ingest", "--rebuild", "-q", str(dsettings.store_dir.parent / "docs"))
+
+    assert rebuilt.exit_code == 0 and f"{DOCS} added" in rebuilt.output, rebuilt.output
+    assert_whole(dsettings)
+    store = open_store(other)
+    try:
+        assert len(store.documents()) == 3, "the rebuild of one collection dropped another"
+        assert_consistent(store, other)
+    finally:
+        store.close()
