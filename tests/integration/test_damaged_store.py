@@ -223,3 +223,55 @@ def test_rebuild_keeps_the_other_collections_that_share_the_store_folder(cli: Cl
         assert_consistent(store, other)
     finally:
         store.close()
+
+
+_REBUILDER = '''
+import sys, time
+from ingest.pipeline import ingest_paths
+from policyqa.settings import Settings
+from tests.fakes import FakeEmbedder
+
+class SlowEmbedder(FakeEmbedder):
+    def encode(self, texts):
+        time.sleep(0.2)
+        return super().encode(texts)
+
+store_dir, collection, folder = sys.argv[1:]
+print("ready", flush=True)
+ingest_paths([folder], Settings(store_dir=store_dir, collection=collection), embedder=SlowEmbedder(), rebuild=True)
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_after", [0.5, 2.0, 4.0])
+def test_kill_9_during_a_rebuild_leaves_the_old_store_answering(
+    cli: CliRunner, dsettings: Settings, tmp_path: Path, kill_after: float
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.integration.test_reliability import subprocess_env
+
+    docs = dsettings.store_dir.parent / "docs"
+    write_region_docs(docs, 400, start=DOCS)  # about 8 s of paced embedding: the kill lands inside the rebuild
+    script = tmp_path / "rebuilder.py"
+    script.write_text(_REBUILDER)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(dsettings.store_dir), COLLECTION, str(docs)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=subprocess_env(),
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    try:
+        proc.wait(timeout=kill_after)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    proc.stdout.close()
+
+    assert proc.returncode == -signal.SIGKILL, "the rebuild finished before the kill: raise the corpus size"
+    assert (dsettings.store_dir / ".rebuild").exists(), "the kill should land while the new store is being built"
+    assert_whole(dsettings)
+    answer = run(cli, dsettings, "ask", question_for(3))
+    assert "1021 tonnes" in answer.output, answer.output
