@@ -372,7 +372,9 @@ class _Fetcher:
             raise requests.Timeout(f"no complete response within {self.timeout:g} s")
         return attempt.outcome()
 
-    def _attempt(self, url: str, headers: dict[str, str], box: dict[str, Any]) -> tuple[requests.Response, bytes] | _Retry:
+    def _attempt(
+        self, url: str, headers: dict[str, str], box: dict[str, Any]
+    ) -> tuple[requests.Response, bytes] | _Retry:
         with self.session.get(url, headers=headers, timeout=self.timeout, stream=True) as response:
             box["response"] = response
             if response.status_code in _RETRY_STATUSES:

@@ -180,7 +180,9 @@ def ingest_paths(
         and (store is None or store.swappable)
         and not files.other_collections(settings.store_dir, settings.collection)  # a swap would drop them
     ):
-        return _rebuild_beside(paths, settings, store=store, embedder=embedder, on_progress=on_progress, started=started)
+        return _rebuild_beside(
+            paths, settings, store=store, embedder=embedder, on_progress=on_progress, started=started
+        )
     found = discover(paths)
     outcomes: list[FileOutcome] = [FileOutcome(p, Outcome.FAILED, message=f"{p}: no such file or folder") for p in found.missing]
     outcomes += [FileOutcome(p, Outcome.SKIPPED, message=f"{Path(p).name}: {reason}") for p, reason in found.skipped]
@@ -202,7 +204,9 @@ def ingest_paths(
                 done = {o.path for o in outcomes}
                 left = [str(p) for p in found.files if str(p) not in done]
                 failed = {**worker.failures(), **{d: f"not stored ({exc})" for d in worker.queued_doc_ids()}}
-                outcomes += [FileOutcome(p, Outcome.FAILED, message=f"{Path(p).name}: not ingested ({exc})") for p in left]
+                outcomes += [
+                    FileOutcome(p, Outcome.FAILED, message=f"{Path(p).name}: not ingested ({exc})") for p in left
+                ]
             outcomes = [
                 dataclasses.replace(o, outcome=Outcome.FAILED, chunks=0, message=failed[o.doc_id])
                 if o.doc_id in failed and o.outcome in (Outcome.ADDED, Outcome.UPDATED)

@@ -70,7 +70,9 @@ def repair_store(
                 sources = list(store.check(repair=True).reingest)
         lost = [s for s in sources if not Path(s).is_file()]
         reingest = tuple(s for s in sources if Path(s).is_file())
-        report = ingest_paths(reingest, settings, store=store, embedder=embedder, on_progress=on_progress) if reingest else None
+        report = None
+        if reingest:
+            report = ingest_paths(reingest, settings, store=store, embedder=embedder, on_progress=on_progress)
         with store.writer_lock():
             store.check(repair=True)  # the registry is whole again: stray vectors can go now
             final = store.check()

@@ -121,7 +121,9 @@ def docs() -> None:
     rows = [
         (
             printable(r.meta.title)[:48], r.meta.doc_type.value, r.meta.published or "-",
-            str(r.chunk_count) if r.state == "complete" else "pending", printable(r.meta.doc_id), printable(r.meta.source),
+            str(r.chunk_count) if r.state == "complete" else "pending",
+            printable(r.meta.doc_id),
+            printable(r.meta.source),
         )
         for r in records
     ]
@@ -253,8 +255,10 @@ def _filter_options(f: F) -> F:
         "--type", "doc_type", multiple=True, callback=_doc_types,
         help="Only these document types (article, filing, policy, other).",
     )(f)
-    f = click.option("--since", callback=_iso_date, help="Only documents published on or after this date (YYYY-MM-DD).")(f)
-    f = click.option("--until", callback=_iso_date, help="Only documents published on or before this date (YYYY-MM-DD).")(f)
+    since = "Only documents published on or after this date (YYYY-MM-DD)."
+    until = "Only documents published on or before this date (YYYY-MM-DD)."
+    f = click.option("--since", callback=_iso_date, help=since)(f)
+    f = click.option("--until", callback=_iso_date, help=until)(f)
     f = click.option("--doc", multiple=True, help="Only this document (doc_id); repeatable.")(f)
     return f
 

@@ -320,9 +320,8 @@ class CorpusStore:
                 problems.append(f"the vector index lacks {chunks - vectors} of {chunks} passages")
             missing, _ = self.catalog.lexical_gaps()
             if missing:
-                problems.append(
-                    "the keyword index is empty" if missing == chunks else f"the keyword index lacks {missing} of {chunks} passages"
-                )
+                lacking = f"lacks {missing} of {chunks} passages" if missing < chunks else "is empty"
+                problems.append(f"the keyword index {lacking}")
         notice = None
         if problems:
             notice = (
@@ -430,7 +429,7 @@ class CorpusStore:
         )
 
     def vector_sources(self) -> list[str]:
-        """The source files named in Chroma's metadata: what a lost registry listed, for stores written since it was kept."""
+        """The source files named in Chroma's metadata: what a lost registry listed (for vectors that carry it)."""
         sources: dict[str, None] = {}
         offset, page = 0, 5000
         while True:

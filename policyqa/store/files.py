@@ -45,7 +45,9 @@ def writer_lock(store_dir: Path) -> Iterator[None]:
         handle = open(store_dir / "writer.lock", "a+")  # noqa: SIM115 - closed below, after the lock is released
     except OSError as exc:
         if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-            raise StoreReadOnly(f"the store {store_dir} is read-only; ingest, remove and repair need write access") from None
+            raise StoreReadOnly(
+                f"the store {store_dir} is read-only; ingest, remove and repair need write access"
+            ) from None
         raise store_error(exc, str(store_dir)) or exc from exc
     with handle:
         try:

@@ -19,7 +19,8 @@ def store_error(exc: BaseException, where: str) -> PolicyQAError | None:
     lowered = text.lower()
     if isinstance(exc, PolicyQAError):
         return exc
-    if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "disk is full" in lowered or "no space left" in lowered:
+    no_space = isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+    if no_space or "disk is full" in lowered or "no space left" in lowered:
         return StoreFull(
             f"the disk holding {where} is full ({text[:120]}); free some space and run the command again "
             "(the documents stored before are kept)"

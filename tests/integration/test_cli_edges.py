@@ -21,7 +21,8 @@ def _fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run(settings: Settings, *args: str) -> Result:
-    return CliRunner().invoke(main, ["--store-dir", str(settings.store_dir), "--collection", settings.collection, *args])
+    base = ["--store-dir", str(settings.store_dir), "--collection", settings.collection]
+    return CliRunner().invoke(main, [*base, *args])
 
 
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
@@ -41,7 +42,9 @@ def test_utf16_text_without_a_bom_is_decoded(tmp_path: Path, settings: Settings,
     assert texts and "4,321 tonnes — café" in texts[0], texts
 
 
-def test_docs_escapes_newlines_bidi_overrides_and_escapes_in_names_and_titles(tmp_path: Path, settings: Settings) -> None:
+def test_docs_escapes_newlines_bidi_overrides_and_escapes_in_names_and_titles(
+    tmp_path: Path, settings: Settings
+) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "evil\u202etxt.md").write_text("# Plain\n\nA note on quotas.\n")
@@ -70,7 +73,8 @@ def test_bad_filter_values_are_usage_errors(settings: Settings, command: str, op
 
 
 def test_good_filter_values_and_type_aliases_are_accepted(settings: Settings) -> None:
-    result = run(settings, "ask", "What is the quota?", "--since", "2025-01-01", "--until", "2025-12-31", "--type", "8-K")
+    filters = ["--since", "2025-01-01", "--until", "2025-12-31", "--type", "8-K"]
+    result = run(settings, "ask", "What is the quota?", *filters)
 
     assert result.exit_code == 0, result.output
 

@@ -81,14 +81,16 @@ def test_every_command_on_a_damaged_catalog_says_so_in_one_line_and_repair_resto
 ) -> None:
     damage(dsettings.sqlite_path)  # type: ignore[operator]
 
-    for args in (["docs"], ["ask", question_for(3)], ["check"], ["ingest", "-q", str(dsettings.store_dir.parent / "docs")]):
+    docs = str(dsettings.store_dir.parent / "docs")
+    for args in (["docs"], ["ask", question_for(3)], ["check"], ["ingest", "-q", docs]):
         assert_one_clean_line(run(cli, dsettings, *args), command=args[0])
     repaired = run(cli, dsettings, "check", "--repair", "-q")
     after = run(cli, dsettings, "check")
     answer = run(cli, dsettings, "ask", question_for(3))
 
     assert repaired.exit_code == 0, repaired.output
-    assert "damaged catalog kept as" in repaired.output and "repaired: store is consistent" in repaired.output, repaired.output
+    assert "damaged catalog kept as" in repaired.output, repaired.output
+    assert "repaired: store is consistent" in repaired.output, repaired.output
     assert list(dsettings.store_dir.glob("policyqa.sqlite3.damaged-*")), "the damaged catalog must be kept"
     assert after.exit_code == 0 and "store is consistent" in after.output, after.output
     assert "1021 tonnes" in answer.output, f"the answer after repair: {answer.output}"

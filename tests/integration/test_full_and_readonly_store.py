@@ -96,7 +96,8 @@ def test_no_space_left_writing_vectors_gives_a_report_and_the_stored_documents_s
     ingest_first(tmp_path, fsettings)
     write_region_docs(tmp_path / "more", 300, start=100)
     client = make_client(fsettings)
-    store = CorpusStore(fsettings, collection=_FullDiskCollection(open_collection(client, COLLECTION), writes=1))  # type: ignore[arg-type]
+    full = _FullDiskCollection(open_collection(client, COLLECTION), writes=1)
+    store = CorpusStore(fsettings, collection=full)  # type: ignore[arg-type]
     try:
         report = ingest_paths([tmp_path / "more"], fsettings, store=store, embedder=FakeEmbedder())
 
@@ -142,24 +143,26 @@ def test_cli_ingest_when_the_disk_fills_prints_a_report_without_a_traceback(
 def _read_only_mount_works(tmp_path: Path) -> bool:
     if shutil.which("unshare") is None:
         return False
-    probe = subprocess.run(
-        ["unshare", "--mount", "sh", "-c", f"mount --bind {tmp_path} {tmp_path} && mount -o remount,ro,bind {tmp_path} {tmp_path}"],
-        capture_output=True,
-    )
+    script = f"mount --bind {tmp_path} {tmp_path} && mount -o remount,ro,bind {tmp_path} {tmp_path}"
+    probe = subprocess.run(["unshare", "--mount", "sh", "-c", script], capture_output=True)
     return probe.returncode == 0
 
 
 def run_on_read_only_mount(store: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The CLI (fake model) in a mount namespace where the store folder is a read-only bind mount."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    cli = [sys.executable, "-m", "tests.integration.cli_driver", "--store-dir", str(store), "--collection", COLLECTION, *args]
+    cli = [sys.executable, "-m", "tests.integration.cli_driver", "--store-dir", str(store), "--collection", COLLECTION]
+    cli += args
     script = f'mount --bind "{store}" "{store}" && mount -o remount,ro,bind "{store}" "{store}" && exec "$@"'
     return subprocess.run(
-        ["unshare", "--mount", "sh", "-c", script, "sh", *cli], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        ["unshare", "--mount", "sh", "-c", script, "sh", *cli],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )
 
 
-def test_a_read_only_store_answers_docs_and_ask_and_refuses_ingest_in_one_line(tmp_path: Path, fsettings: Settings) -> None:
+def test_a_read_only_store_answers_docs_and_ask_and_refuses_ingest_in_one_line(
+    tmp_path: Path, fsettings: Settings
+) -> None:
     if not _read_only_mount_works(tmp_path):
         pytest.skip("needs unshare and bind mounts (root in a container that allows them) for a real read-only mount")
     ingest_first(tmp_path, fsettings)

@@ -41,8 +41,13 @@ def write_hostile(folder: Path, case: str) -> str:
     raise AssertionError(case)
 
 
-@pytest.mark.parametrize("case", ["front-matter-title-bomb", "front-matter-date-bomb", "sidecar-bomb", "front-matter-30k-deep"])
-def test_hostile_yaml_fails_its_file_in_one_line_and_the_next_ingest_is_not_locked_out(tmp_path: Path, case: str) -> None:
+CASES = ["front-matter-title-bomb", "front-matter-date-bomb", "sidecar-bomb", "front-matter-30k-deep"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_hostile_yaml_fails_its_file_in_one_line_and_the_next_ingest_is_not_locked_out(
+    tmp_path: Path, case: str
+) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "good.md").write_text(GOOD)

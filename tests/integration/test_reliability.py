@@ -395,7 +395,8 @@ def snapshot(settings: Settings) -> tuple[dict[str, tuple[str, int]], list[str],
 def test_kill_9_at_random_points_five_times_then_one_run_restores_exactly_the_right_documents(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("policyqa.embedding.load_embedder", lambda settings: FakeEmbedder())  # check --repair re-ingests
+    # check --repair re-ingests, with the model the killed ingests used
+    monkeypatch.setattr("policyqa.embedding.load_embedder", lambda settings: FakeEmbedder())
     seed = int(os.environ.get("RELIABILITY_SEED", "20250710"))  # not POLICYQA_*: the autouse fixture clears those
     rng = random.Random(seed)
     script = tmp_path / "killable.py"

@@ -63,7 +63,9 @@ def test_cli_ingest_prints_the_skipped_link(planted: Path, settings: Settings, m
     assert any("link.txt" in line and line.startswith("skipped") for line in result.output.splitlines()), result.output
 
 
-def test_an_upload_with_a_planted_sidecar_link_does_not_read_the_linked_file(tmp_path: Path, settings: Settings) -> None:
+def test_an_upload_with_a_planted_sidecar_link_does_not_read_the_linked_file(
+    tmp_path: Path, settings: Settings
+) -> None:
     uploads = settings.uploads_dir
     uploads.mkdir(parents=True)
     secret = tmp_path / "secret.yaml"
