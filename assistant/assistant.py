@@ -187,8 +187,10 @@ class Assistant:
             "answer_s": finished - retrieved,
             "total_s": finished - started,
         }
+        # A missing or emptied index still gives an answer (from the other index); the answer says so.
+        notices = [n for n in (answer.notice or notice, self.store.index_notice()) if n]
         yield dataclasses.replace(
-            answer, timings=timings, notice=answer.notice or notice, passages=answer.passages or tuple(passages),
+            answer, timings=timings, notice=" ".join(notices) or None, passages=answer.passages or tuple(passages),
             scope=scope,
         )
 
