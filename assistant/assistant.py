@@ -190,7 +190,9 @@ class Assistant:
         # A missing or emptied index still gives an answer (from the other index); the answer says so.
         notices = [n for n in (answer.notice or notice, self.store.index_notice()) if n]
         yield dataclasses.replace(
-            answer, timings=timings, notice=" ".join(notices) or None, passages=answer.passages or tuple(passages),
+            answer, timings=timings, notice=" ".join(notices) or None,
+            # The answerer's order (by best sentence), unless the question asked for the newest first.
+            passages=tuple(passages) if frame.prefer_latest else answer.passages or tuple(passages),
             scope=scope,
         )
 

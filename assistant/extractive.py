@@ -13,6 +13,7 @@ import numpy as np
 
 from assistant.glossary import known_words, synonyms
 from assistant.ranking import jaccard, word_set
+from assistant.refusal import DEFAULT_PATH as DEFAULT_REFUSAL_MODEL
 from assistant.refusal import REASONS, RefusalModel, load_model
 from ingest.chunking import split_units
 from policyqa import text
@@ -219,7 +220,9 @@ class ExtractiveAnswerer:
         self.max_sentences = 4
         self.doc_decay = 0.5
         self.w_dense, self.w_lex, self.w_type, self.w_prior = 0.40, 0.30, 0.18, 0.35
-        self.refusal: RefusalModel = refusal if refusal is not None else load_model()
+        self.refusal: RefusalModel = refusal if refusal is not None else load_model(
+            settings.refusal_model or DEFAULT_REFUSAL_MODEL
+        )
         self.last_signals: Signals | None = None
         self._vector_cache: dict[str, np.ndarray] = {}
 

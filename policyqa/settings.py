@@ -86,6 +86,12 @@ class Settings(BaseSettings):
         default=0.35, description="Below this evidence score the offline answerer says the documents do not answer."
     )
 
+    refusal_model: Path | None = Field(
+        default=None,
+        description="The refusal model's weights (JSON written by benchmarks/fit_refusal.py); unset = the one "
+        "packaged, fit for the default embedding model. Refit it when you change the embedding model.",
+    )
+
     llm: str | None = Field(default=None, description="'ollama:MODEL' or 'openai:MODEL'; unset = offline answers.")
     llm_base_url: str | None = Field(default=None, description="Base URL of the LLM server.")
     llm_api_key: str | None = Field(

@@ -41,14 +41,22 @@ def _model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("models")
 
 
+FAKE_REFUSAL_MODEL = Path(__file__).with_name("refusal-fake-embedder.json")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, _model_cache: Path) -> None:
+def _isolated_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, _model_cache: Path, request: pytest.FixtureRequest
+) -> None:
     for key in list(os.environ):
         if key.startswith("POLICYQA_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("POLICYQA_STORE_DIR", str(tmp_path / "store"))
     monkeypatch.setenv("POLICYQA_MODEL_CACHE_DIR", str(_model_cache))
+    if request.node.get_closest_marker("model") is None:
+        # Tests without the real model answer with the fake embedder, whose similarities run lower.
+        monkeypatch.setenv("POLICYQA_REFUSAL_MODEL", str(FAKE_REFUSAL_MODEL))
 
 
 @pytest.fixture
