@@ -400,7 +400,8 @@ class NameBook:
         companies: set[str] = set()
         aliases: dict[str, str] = {}
         financiers: set[str] = set()
-        texts = [c.text for c in chunks] + sorted({c.title for c in chunks})
+        titles = sorted({c.title for c in chunks})
+        texts = [c.text for c in chunks] + titles
         for text in texts:
             for m in _SUFFIXED.finditer(text):
                 name = _clean_name(m.group(0))
@@ -417,7 +418,7 @@ class NameBook:
                     name = _clean_name(m.group(1))
                     if _is_company_name(name, single_ok=single_ok):
                         companies.add(name)
-            for m in _PARTY.finditer(text):
+            for m in _PARTY.finditer(text if text not in titles else ""):  # a title capitalises every word
                 name = _clean_name(m.group(1) or m.group(2))
                 sentence = text[max(0, m.start() - 200) : m.end() + 200]
                 if has_value(sentence, 0, len(sentence)) and _is_company_name(name, single_ok=bool(m.group(2))):

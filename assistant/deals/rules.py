@@ -37,6 +37,7 @@ from assistant.extractive import evidence_units
 from policyqa import text as lang
 from policyqa.types import StoredChunk, date_ord
 
+_REFERS_BACK = re.compile(r"\b(?:[Tt]his|[Tt]hat|[Tt]he)\s+((?:\w+\s+)?\w+)\b")
 _BACK_REFERENCE = re.compile(
     r"\W*(?:(?:The|This|That|These|Its)\s+(?:proceeds|money|funds|funding|agreement|deal|transaction|package|award"
     r"|investment)\b|(?:It|They)\s)"
@@ -135,6 +136,9 @@ class _ChunkReader:
         cues = [c for c in cues_in(text, lo, hi) if not any(v.start <= c.start < v.end for v in ventures)]
         if not any(c.strong for c in cues) and any(c.strong for c in lead_cues):
             cues = []  # "a further 5 percent in the joint venture" under "... both in the form of warrants:"
+        if not cues and not lead_cues and named and has_value(text, lo, hi):
+            # "a $3.2 million agreement with X ..." then "... this award exemplifies": the instrument named after.
+            cues = self._named_after(i)
         if not cues and not lead_cues:
             if self.previous_anchors and _BACK_REFERENCE.match(text, lo, hi):
                 # "The agreement was announced on August 18, 2025." speaks of the deals of the sentence before.
@@ -254,6 +258,17 @@ class _ChunkReader:
             return named[0].value
         projects = self.book.projects_in(self.text, unit.start, unit.end)
         return projects[0].value if projects else None
+
+    def _named_after(self, i: int, reach: int = 3) -> list[Hit]:
+        """The instrument a later sentence of the chunk refers back to ('this award', 'the loan'), as a cue at the
+        end of sentence ``i``."""
+        end = self.units[i].end
+        for unit in self.units[i + 1 : i + 1 + reach]:
+            for m in _REFERS_BACK.finditer(self.text, unit.start, unit.end):
+                found = [c for c in cues_in(self.text, m.start(1), m.end(1)) if c.strong]
+                if found:
+                    return [Hit("cue", found[0].value, end, end)]
+        return []
 
     def _companies(self, text: str, lo: int, hi: int, skip: Sequence[Hit] = ()) -> list[Hit]:
         return self.book.companies_in(text, lo, hi, self.chunk.doc_id, skip)
