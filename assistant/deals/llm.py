@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.deals.model import INSTRUMENTS, Fact, Provenance, Reading
 from assistant.deals.recognisers import (
     BARE_DEPARTMENT,
+    INSTRUCTION,
     Hit,
     NameBook,
     agencies_in,
@@ -50,6 +51,7 @@ from assistant.deals.recognisers import (
     values_in,
 )
 from assistant.deals.rules import RuleReader
+from assistant.llm import ask_within
 from ingest.chunking import split_units
 from policyqa import text as lang
 from policyqa.errors import LLMUnavailable, PolicyQAError
@@ -92,12 +94,6 @@ The deals this passage states, as a JSON array:"""
 
 _CELLS = ("mineral", "amount", "stake_percent", "share", "term", "agency", "date", "location", "counterparty")
 _NULLS = frozenset(("", "null", "none", "n/a", "na", "unknown", "not stated", "-"))
-# A quote that gives the reader orders is a prompt injection, not a deal statement.
-_INSTRUCTION = re.compile(
-    r"\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+|the\s+)?(?:previous|prior|above|earlier|your)\s+"
-    r"(?:instructions|rules|prompts?)\b|\bsystem\s+prompt\b",
-    re.I,
-)
 _INSTRUMENT_WORDS = {"warrants": "warrant", "stake": "equity stake", "equity": "equity stake", "loans": "loan",
                      "grants": "grant", "price floors": "price floor", "offtake agreement": "offtake"}
 _SUFFIX = re.compile(r"[,\s]+(?:Inc|Corp|Corporation|Co|Ltd|LLC|plc|Limited|Company)\.?$", re.I)
@@ -253,8 +249,8 @@ def check_deals(deals: Iterable[dict[str, Any]], chunk: StoredChunk, *, book: Na
 def _check_deal(deal: dict[str, Any], chunk: StoredChunk, book: NameBook) -> tuple[list[Fact] | None, int]:
     """One model deal as facts, and how many of its cells were dropped; ``None`` when the deal itself fails."""
     span = find_quote(_as_text(deal.get("quote")), chunk.text)
-    if span is None or _INSTRUCTION.search(chunk.text, *span):
-        return None, 0
+    if span is None or INSTRUCTION.search(chunk.text, *_cited_span(chunk.text, span)):
+        return None, 0  # a deal stated inside an order to the reader is an injection, not a deal
     instrument = canonical_instrument(_as_text(deal.get("instrument")))
     if instrument is None or not names_instrument(chunk.text[span[0] : span[1]], instrument):
         return None, 0
@@ -438,7 +434,7 @@ def _model_number_key(kind: str, value: Any, raw: str) -> str | None:
 
 
 def _check_agency(raw: str, chunk: StoredChunk, span: tuple[int, int], book: NameBook) -> _Cell | None:
-    named = agencies_in(raw, 0, len(raw))
+    named = agencies_in(raw, 0, len(raw), book.parents)  # 'Office of Strategic Capital': of its department
     wanted = agency_family(named[0].value) if named else raw.strip().lower()
     text, lo, hi = chunk.text, span[0], span[1]
     for hit in agencies_in(text, lo, hi, book.parents):
@@ -466,15 +462,22 @@ def _check_date(raw: str, chunk: StoredChunk, span: tuple[int, int]) -> _Cell | 
 
 
 def _check_minerals(value: Any, text: str, lo: int, hi: int, companies: Sequence[Hit]) -> _Cell | None:
-    stated = {m.value for m in minerals_in(text, lo, hi, companies)}
+    hits = minerals_in(text, lo, hi, companies)
+    stated = {m.value for m in hits}
     given = value if isinstance(value, list) else re.split(r",|;|\band\b", str(value))
     names = []
     for item in given:
         word = str(item).strip().lower()
-        hits = minerals_in(word, 0, len(word))
-        name = hits[0].value if hits else word
+        own = minerals_in(word, 0, len(word))
+        name = own[0].value if own else word
         if name in stated:
             names.append(name)
+            continue
+        # 'neodymium' for the quote's 'neodymium-praseodymium': a part of a mineral the quote names
+        part = [m.value for m in hits if word and re.search(rf"(?<![\w]){re.escape(word)}(?![\w])",
+                                                            text[m.start : m.end], re.I)]
+        if part:
+            names.append(part[0])
     if not names:
         return None
     shown = ", ".join(dict.fromkeys(names))

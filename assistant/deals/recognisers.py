@@ -37,6 +37,14 @@ class Hit:
         return max(0, other.start - self.end, self.start - other.end)
 
 
+# A sentence that gives the reader orders is a prompt injection, never a deal statement.
+INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+|the\s+)?(?:previous|prior|above|earlier|your)\s+"
+    r"(?:instructions|rules|prompts?)\b|\bsystem\s+prompt\b",
+    re.I,
+)
+
+
 # -- instruments ----------------------------------------------------------------------------------------------------
 
 _CUES: tuple[tuple[str, str, bool], ...] = (  # (instrument, pattern, strong)

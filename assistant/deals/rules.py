@@ -19,6 +19,7 @@ from assistant.deals.recognisers import (
     ACCEPTS,
     AS_WARRANTS,
     BARE_DEPARTMENT,
+    INSTRUCTION,
     US_GOVERNMENT,
     Hit,
     NameBook,
@@ -129,8 +130,8 @@ class _ChunkReader:
             for m in minerals_in(text, lo, hi, [*companies, *ventures]):
                 rank = (0, int(bool(named)))  # sentences that name the company are cited before those that imply it
                 self.profile.append(self._fact(owner, "", "mineral", m.value, m.value, rank, unit, m.start))
-        if _POLICY.search(text, lo, hi):
-            return []  # an executive order's direction, not a transaction
+        if _POLICY.search(text, lo, hi) or INSTRUCTION.search(text, lo, hi):
+            return []  # an executive order's direction, or an order to the reader: not a transaction
         lead = None if unit.row else self._lead_in(i)
         lead_cues = cues_in(text, lead.start, lead.end) if lead else []
         cues = [c for c in cues_in(text, lo, hi) if not any(v.start <= c.start < v.end for v in ventures)]

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from assistant.deals import COLUMNS, Deal, deals_csv, deals_table, extract_deals
-from assistant.deals_eval import load_expected, score
+from assistant.deals import load_expected, score
 from ingest.pipeline import ingest_paths
 from policyqa.cli import main
 from policyqa.settings import Settings

@@ -16,8 +16,21 @@ def chunk(text: str, *, title: str = "A news story", published: str | None = "20
     )
 
 
-def deals_in(text: str, **kwargs: object) -> list[Deal]:
-    return deals_from_chunks([chunk(text, **kwargs)])  # type: ignore[arg-type]
+# Documents that state who a company is: the reader learns names from the corpus, never from a list in code.
+MP_PROFILE = chunk(
+    "MP Materials (NYSE: MP) owns and operates Mountain Pass in California. The agreement provides for a new magnet "
+    "plant, known as the 10X Facility.", title="Who MP Materials is", doc_id="mp-profile", published=None,
+)
+LAC_PROFILE = chunk(
+    "Lithium Americas (NYSE: LAC) is developing Thacker Pass in Humboldt County.", title="Who Lithium Americas is",
+    doc_id="lac-profile", published=None,
+)
+
+
+def deals_in(text: str, *, context: tuple[StoredChunk, ...] = (), **kwargs: object) -> list[Deal]:
+    """The deals of one passage, read in a corpus that also holds ``context`` (documents stating no deal)."""
+    deals = deals_from_chunks([chunk(text, **kwargs), *context])  # type: ignore[arg-type]
+    return [d for d in deals if any(s.doc_id == kwargs.get("doc_id", "doc") for s in d.fields["company"].sources)]
 
 
 def only(deals: list[Deal]) -> Deal:
@@ -32,7 +45,7 @@ def cells(deal: Deal) -> dict[str, str]:
 def test_preferred_stock_with_warrants_is_one_equity_stake() -> None:
     deal = only(deals_in(
         "The Department of Defense agreed to buy $400 million of newly issued MP convertible preferred stock, "
-        "together with warrants."
+        "together with warrants.", context=(MP_PROFILE,)
     ))
 
     assert (deal.company, deal.instrument) == ("MP Materials", "equity stake"), "MP is MP Materials' ticker"
@@ -58,7 +71,7 @@ def test_money_for_a_stake_is_the_stake_and_warrants_with_their_own_percent_are_
 def test_price_floor_keeps_its_unit_and_term() -> None:
     deal = only(deals_in(
         "DoD committed to a 10-year price floor of $110 per kilogram for NdPr (neodymium-praseodymium) oxide.",
-        title="MP Materials: summary",
+        title="MP Materials: summary", context=(MP_PROFILE,)
     ))
 
     assert (deal.company, deal.instrument) == ("MP Materials", "price floor"), "the title names the company"
@@ -68,7 +81,8 @@ def test_price_floor_keeps_its_unit_and_term() -> None:
 
 def test_offtake_percent_is_a_share_of_output_not_a_stake() -> None:
     deal = only(deals_in(
-        "The Department of Defense committed to buy 100 percent of the magnets from the 10X Facility for ten years."
+        "The Department of Defense committed to buy 100 percent of the magnets from the 10X Facility for ten years.",
+        context=(MP_PROFILE,),
     ))
 
     assert (deal.company, deal.instrument) == ("MP Materials", "offtake"), "the 10X Facility is MP Materials'"
@@ -94,7 +108,7 @@ def test_restructuring_of_a_loan_is_not_a_new_loan() -> None:
     deals = deals_in(
         "Energy Secretary Chris Wright announced on October 1, 2025 a restructuring of the federal loan for the "
         "Thacker Pass lithium project in Nevada. The revised agreement also includes amendments to the loan and "
-        "more than $100 million of new equity."
+        "more than $100 million of new equity.", context=(LAC_PROFILE,)
     )
 
     deal = only(deals)
@@ -107,7 +121,8 @@ def test_restructuring_of_a_loan_is_not_a_new_loan() -> None:
 
 def test_bank_financing_names_the_banks_as_counterparty_and_no_agency() -> None:
     deal = only(deals_in(
-        "Two private banks, JPMorgan Chase and Goldman Sachs, committed $1 billion of financing for the 10X Facility."
+        "Two private banks, JPMorgan Chase and Goldman Sachs, committed $1 billion of financing for the 10X Facility.",
+        context=(MP_PROFILE,),
     ))
 
     assert (deal.company, deal.instrument, deal.value("amount")) == ("MP Materials", "financing", "$1 billion")
@@ -163,7 +178,7 @@ def test_a_list_item_takes_the_date_heading_it_and_the_company_before_it() -> No
         "### July\n\n- **July 10, 2025** – MP Materials announces its agreement with the Department of Defense. "
         "The Department agrees to buy $400 million of newly issued convertible preferred stock and commits to a "
         "10-year price floor for NdPr oxide.",
-        title="Timeline", published="2025-12-20",
+        title="Timeline", published="2025-12-20", context=(MP_PROFILE,),
     )
 
     rows = {d.instrument: cells(d) for d in deals}
