@@ -137,7 +137,7 @@ def _fits(deal: Deal, q: DealQuestion) -> bool:
 
 def _names(question: str, company: str) -> bool:
     """Whether the question names the company: its full name, or its name without a legal suffix or its last word
-    ('Lithium Americas' in 'the Lithium Americas deal', 'Trilogy' for 'Trilogy Metals')."""
+    ('Acme Lithium' in 'the Acme Lithium deal' for 'Acme Lithium Corp.', 'Acme' for 'Acme Lithium')."""
     bare = re.sub(r",?\s+(?:Inc\.|Corp\.|Corporation|Co\.|Company|Ltd\.|LLC|plc)$", "", company)
     forms = {company, bare}
     words = bare.split()

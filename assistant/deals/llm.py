@@ -80,7 +80,7 @@ Each element is one deal of one company, an object with these keys (null when th
 - "term": the duration in years, e.g. "10 years"
 - "agency": the government body, e.g. "Department of Defense"
 - "date": YYYY-MM-DD, YYYY-MM or YYYY as stated; the passage's published date when the quote states none
-- "location": the place, e.g. "Reno, Nevada"
+- "location": the place, e.g. a town and its state, as the quote names it
 - "mineral": the minerals concerned
 - "counterparty": the non-government parties putting up money, e.g. the banks that lend beside the government
 - "quote": the exact sentence or sentences of the passage that state this deal, copied word for word; it must contain

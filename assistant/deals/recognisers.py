@@ -1,9 +1,9 @@
 """What a deal sentence names: instruments, amounts, percentages, terms, agencies, companies, dates, places, minerals.
 
 Nothing here lists a company, project or place of any corpus. Companies are learned from the documents themselves
-(:class:`NameBook`): legal suffixes ("Corp."), apposition ("Niron Magnetics, a Minnesota company"), tickers
-("MP Materials (NYSE: MP)"), short-name definitions ("Lattice Materials (Lattice)"), and the party a sentence gives
-money to ("investing $150 million into X", "awarded X $90 million", "X will receive"). Agencies come from the shared
+(:class:`NameBook`): legal suffixes ("Corp."), apposition ("Acme Magnets, a <state> company"), tickers
+("Acme Metals (NYSE: ACME)"), short-name definitions ("Acme Optics (Acme)"), and the party a sentence gives money to
+("investing $150 million into X", "awarded X $90 million", "X will receive"). Agencies come from the shared
 vocabulary data (:mod:`policyqa.vocabulary`), numbers, dates and states from the text layer (:mod:`policyqa.text`).
 """
 
@@ -307,7 +307,7 @@ def minerals_in(text: str, lo: int, hi: int, skip: Sequence[Hit] = ()) -> list[H
     pattern, canonical = _mineral_table(vocab.mineral_words, vocab.aliases)
     hits = []
     for m in pattern.finditer(text, lo, hi):
-        if any(m.start() < h.end and h.start < m.end() for h in skip):  # the "Zinc" of "Korea Zinc"
+        if any(m.start() < h.end and h.start < m.end() for h in skip):  # the "Zinc" of "Acme Zinc"
             continue
         word = _singular(re.sub(r"[- ]+", " ", m.group(0).lower()))
         name = canonical.get(word) or canonical.get(word.replace(" ", "-")) or word
@@ -320,11 +320,11 @@ _LOCATION = re.compile(rf"(?:\b({_PLACE}),\s+)?({lang.US_STATE.pattern})(?:'s\s+
 
 
 def locations_in(text: str, lo: int, hi: int) -> list[Hit]:
-    """U.S. places: 'Reno, Nevada', 'Alaska', 'Coosa County, Alabama'."""
+    """U.S. places: a town and its state, a state, a county and its state."""
     hits = []
     for m in _LOCATION.finditer(text, lo, hi):
         words = (m.group(1) or m.group(3) or "").split()
-        while words and words[0] in lang.NOT_NAME_WORDS:  # "The Mountain Pass, California"
+        while words and words[0] in lang.NOT_NAME_WORDS:  # "The Acme Pass, <state>"
             words.pop(0)
         state = m.group(2)
         hits.append(Hit("location", f"{' '.join(words)}, {state}" if words else state, m.start(), m.end(), norm=state))
@@ -512,7 +512,7 @@ class NameBook:
         return sorted(hits, key=lambda h: h.start)
 
     def joint_ventures_in(self, text: str, lo: int, hi: int) -> list[Hit]:
-        """'Lithium Americas–GM joint venture', one company of its own."""
+        """'Acme Lithium–Beta Motors joint venture', one company of its own."""
         hits = []
         for m in _JOINT_VENTURE.finditer(text, lo, hi):
             first = _clean_name(m.group(1))

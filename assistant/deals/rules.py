@@ -244,7 +244,7 @@ class _ChunkReader:
         return starts[-1] if starts else 0
 
     def _carried(self, i: int) -> str | None:
-        """The company named earlier in the paragraph or list item ('MP Materials announces... The Department...')."""
+        """The company named earlier in the paragraph or list item ('Acme Corp. announces... The Department...')."""
         block = self._block_start(self.units[i].start)
         for j in range(i - 1, -1, -1):
             if self.units[j].start < block:
