@@ -8,7 +8,7 @@ value checked against its quote), ``merge`` (rows across documents), ``extract``
 
 from __future__ import annotations
 
-from assistant.deals.answer import answer_from_deals, is_deal_question
+from assistant.deals.answer import DealAnswerer, answer_from_deals, is_deal_question
 from assistant.deals.extract import (
     DealRun,
     complete_chunks,
@@ -27,7 +27,7 @@ from assistant.deals.scoring import Score, field_matches, load_expected, score
 from assistant.deals.table import deals_csv, deals_table
 
 __all__ = [
-    "COLUMNS", "DEALS_SYSTEM", "INSTRUMENTS", "Deal", "DealReader", "DealRun", "Fact", "Field", "LLMDealReader",
+    "COLUMNS", "DEALS_SYSTEM", "INSTRUMENTS", "Deal", "DealAnswerer", "DealReader", "DealRun", "Fact", "Field", "LLMDealReader",
     "NameBook", "Provenance", "Reading", "RuleReader", "Score", "answer_from_deals", "canonical_instrument",
     "check_deals", "complete_chunks", "corpus_key", "deals_csv", "deals_from_chunks", "deals_table", "extract_deals",
     "field_matches", "find_quote", "is_deal_question", "iso_date", "load_expected", "merge_facts", "parse_reply",

@@ -13,10 +13,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from assistant.deals.model import Deal, Field, Provenance
-from assistant.deals.recognisers import agencies_in, agency_family, cues_in, minerals_in
+from assistant.deals.extract import complete_chunks, corpus_key, deals_from_chunks
+from assistant.deals.model import INSTRUMENTS, Deal, Field, Provenance
+from assistant.deals.recognisers import US_GOVERNMENT, Hit, agencies_in, agency_family, cues_in, minerals_in
+from policyqa import text as lang
 from policyqa.types import Answer, Citation, Passage, StoredChunk
+
+if TYPE_CHECKING:
+    from policyqa.store import CorpusStore
 
 MAX_ROWS = 15  # a short table; the Deals page has the rest
 BACKEND = "deal table"
@@ -48,10 +54,18 @@ class DealQuestion:
 
 def read_question(question: str, deals: Sequence[Deal]) -> DealQuestion:
     """The question's parts the table can filter on (companies are matched against the table's names)."""
-    companies = tuple(name for name in dict.fromkeys(d.company for d in deals) if _names(question, name))
-    agencies = tuple(dict.fromkeys(agency_family(h.value) for h in agencies_in(question, 0, len(question))))
-    instruments = tuple(dict.fromkeys(c.value for c in cues_in(question, 0, len(question)) if c.strong))
-    minerals = tuple(dict.fromkeys(m.value for m in minerals_in(question, 0, len(question))))
+    spans = {name: _names(question, name) for name in dict.fromkeys(d.company for d in deals)}
+    companies = tuple(name for name, found in spans.items() if found)
+    named = [Hit("company", name, *span) for name, found in spans.items() for span in found]
+    # "the government" is every agency; a named one ("the Department of War") narrows the table to its deals
+    agencies = tuple(dict.fromkeys(agency_family(h.value) for h in agencies_in(question, 0, len(question))
+                                   if h.value != US_GOVERNMENT))
+    cues = cues_in(question, 0, len(question))
+    instruments = tuple(dict.fromkeys(c.value for c in cues if c.strong))
+    if not instruments and any(c.value == "investment" for c in cues):
+        # "invested in": money put into a company, not a price it is promised or output bought from it
+        instruments = tuple(i for i in INSTRUMENTS if i not in ("price floor", "offtake"))
+    minerals = tuple(dict.fromkeys(m.value for m in minerals_in(question, 0, len(question), named)))
     return DealQuestion(companies, agencies, instruments, minerals, bool(_LIST.search(question)),
                         bool(_COMPARE.search(question)))
 
@@ -135,15 +149,17 @@ def _fits(deal: Deal, q: DealQuestion) -> bool:
     return True
 
 
-def _names(question: str, company: str) -> bool:
+def _names(question: str, company: str) -> list[tuple[int, int]]:
     """Whether the question names the company: its full name, or its name without a legal suffix or its last word
     ('Acme Lithium' in 'the Acme Lithium deal' for 'Acme Lithium Corp.', 'Acme' for 'Acme Lithium')."""
     bare = re.sub(r",?\s+(?:Inc\.|Corp\.|Corporation|Co\.|Company|Ltd\.|LLC|plc)$", "", company)
     forms = {company, bare}
     words = bare.split()
-    if len(words) > 1 and len(words[0]) >= 4 and words[0][0].isupper():
+    if (len(words) > 1 and len(words[0]) >= 4 and words[0][0].isupper() and words[0] not in lang.GENERIC_NAME_WORDS
+            and not minerals_in(words[0], 0, len(words[0]))):
         forms.add(words[0])
-    return any(re.search(rf"(?<![\w-]){re.escape(f)}(?![\w-])", question, re.I if len(f) > 4 else 0) for f in forms)
+    return [(m.start(), m.end()) for f in forms
+            for m in re.finditer(rf"(?<![\w-]){re.escape(f)}(?![\w-])", question, re.I if len(f) > 4 else 0)]
 
 
 def _dollars(amount: str) -> float:
@@ -159,3 +175,25 @@ def _dollars(amount: str) -> float:
 
 def _escape(value: str) -> str:
     return value.replace("|", "\\|")
+
+
+class DealAnswerer:
+    """Answers list and comparison questions from a store's deal table, read again only when the corpus changes."""
+
+    def __init__(self, store: CorpusStore) -> None:
+        self.store = store
+        self._key: object = None
+        self._deals: list[Deal] = []
+        self._chunks: dict[str, StoredChunk] = {}
+
+    def answer(self, question: str) -> Answer | None:
+        """The table answer to ``question``, or ``None`` (then the passage answerer answers)."""
+        if not (_DEAL_WORDS.search(question) or _COMPARE.search(question)):
+            return None  # most questions: no need to look at the table
+        key = corpus_key(self.store)
+        if key != self._key:
+            chunks = complete_chunks(self.store)
+            self._deals = deals_from_chunks(chunks)
+            self._chunks = {c.chunk_id: c for c in chunks}
+            self._key = key
+        return answer_from_deals(question, self._deals, self._chunks)
