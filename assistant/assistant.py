@@ -153,6 +153,11 @@ class Assistant:
             return
         query = clean_question(query)[0] if query and query.strip() else rewriter.rewrite(text, history)
         rewritten = time.perf_counter()
+        # Issue 14 hook: a list or comparison question about deals is answered from the deal table.
+        if (table := self._deal_table_answer(text, query)) is not None:
+            yield table.text
+            yield dataclasses.replace(table, notice=notice, timings={"total_s": time.perf_counter() - started})
+            return
         # A follow-up that names a new subject ("What about X?") is not about the documents cited so far.
         prefer = _recent_docs(history) if query != text and not changes_subject(text) else ()
         frame = parse_timeframe(text, reference_year=self._reference_year(), event_date=self._event_date)
@@ -187,6 +192,14 @@ class Assistant:
         yield dataclasses.replace(
             answer, timings=timings, notice=answer.notice or notice, passages=tuple(passages), scope=scope
         )
+
+    def _deal_table_answer(self, text: str, query: str) -> Answer | None:
+        """Issue 14 hook: the deal table's answer to a list or comparison question (the question, else its
+        standalone rewrite), or None."""
+        from assistant.deals.answer import DealAnswerer
+
+        deals = self.__dict__.setdefault("_deal_answerer", DealAnswerer(self.store))
+        return deals.answer(text) or (deals.answer(query) if query != text else None)
 
     def _reference_year(self) -> int:
         """The year a month without one refers to: that of the newest document, else this year."""
