@@ -73,7 +73,7 @@ def read_question(question: str, deals: Sequence[Deal]) -> DealQuestion:
 def is_deal_question(question: str, deals: Sequence[Deal]) -> bool:
     """Whether the question asks for several deals (a list or a comparison) that the table can answer."""
     q = read_question(question, deals)
-    about_deals = bool(_DEAL_WORDS.search(question) or q.companies or q.instruments)
+    about_deals = bool(_DEAL_WORDS.search(question) or q.companies or q.instruments or q.agencies)
     if q.comparing and len(q.companies) >= 2:
         return True
     if q.listing and about_deals:
@@ -188,7 +188,7 @@ class DealAnswerer:
 
     def answer(self, question: str) -> Answer | None:
         """The table answer to ``question``, or ``None`` (then the passage answerer answers)."""
-        if not (_DEAL_WORDS.search(question) or _COMPARE.search(question)):
+        if not (_DEAL_WORDS.search(question) or _COMPARE.search(question) or _LIST.search(question)):
             return None  # most questions: no need to look at the table
         key = corpus_key(self.store)
         if key != self._key:
