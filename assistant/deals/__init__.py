@@ -17,7 +17,14 @@ from assistant.deals.extract import (
     extract_deals,
     run_deals,
 )
-from assistant.deals.llm import DEALS_SYSTEM, LLMDealReader, canonical_instrument, check_deals, find_quote, parse_reply
+from assistant.deals.llm import (
+    DEALS_SYSTEM,
+    LLMDealReader,
+    canonical_instrument,
+    check_deals,
+    find_quote,
+    parse_reply,
+)
 from assistant.deals.merge import merge_facts
 from assistant.deals.model import COLUMNS, INSTRUMENTS, Deal, Fact, Field, Provenance, Reading
 from assistant.deals.reader import DealReader
@@ -27,7 +34,8 @@ from assistant.deals.scoring import Score, field_matches, load_expected, score
 from assistant.deals.table import deals_csv, deals_table
 
 __all__ = [
-    "COLUMNS", "DEALS_SYSTEM", "INSTRUMENTS", "Deal", "DealAnswerer", "DealReader", "DealRun", "Fact", "Field", "LLMDealReader",
+    "COLUMNS", "DEALS_SYSTEM", "INSTRUMENTS", "Deal", "DealAnswerer", "DealReader", "DealRun", "Fact", "Field",
+    "LLMDealReader",
     "NameBook", "Provenance", "Reading", "RuleReader", "Score", "answer_from_deals", "canonical_instrument",
     "check_deals", "complete_chunks", "corpus_key", "deals_csv", "deals_from_chunks", "deals_table", "extract_deals",
     "field_matches", "find_quote", "is_deal_question", "iso_date", "load_expected", "merge_facts", "parse_reply",

@@ -33,7 +33,9 @@ _LIST = re.compile(
     r"|\bin\s+which\s+companies\b|\bwho\s+(?:got|received|has\s+received)\b",
     re.I,
 )
-_COMPARE = re.compile(r"\b(?:compare[sd]?|comparison|versus|vs\.?|difference\s+between|differ|side\s+by\s+side)\b", re.I)
+_COMPARE = re.compile(
+    r"\b(?:compare[sd]?|comparison|versus|vs\.?|difference\s+between|differ|side\s+by\s+side)\b", re.I
+)
 _DEAL_WORDS = re.compile(r"\b(?:deals?|invest\w*|fund\w*|financ\w*|money|how\s+much|backed|backing|stakes?|equity|"
                          r"loans?|grants?|awards?|awarded|warrants?|price\s+floors?|offtakes?)\b", re.I)
 _COLUMNS = (("company", "Company"), ("instrument", "Instrument"), ("amount", "Amount"), ("stake_percent", "Stake"),
@@ -78,9 +80,7 @@ def is_deal_question(question: str, deals: Sequence[Deal]) -> bool:
         return True
     if q.listing and about_deals:
         return len(q.companies) != 1 or q.comparing
-    if len(q.companies) >= 2 and about_deals and re.search(r"\b(?:and|or|both)\b", question, re.I):
-        return True
-    return False
+    return len(q.companies) >= 2 and about_deals and bool(re.search(r"\b(?:and|or|both)\b", question, re.I))
 
 
 def answer_from_deals(

@@ -17,8 +17,8 @@ exact words of the passage it came from (``quote``). The answer is validated str
 Merging: for each passage the model answered, its validated facts replace the pattern reader's facts for that
 passage. Passages it was not asked about, or failed on (timeout, error, a reply that is not a JSON list), keep the
 pattern reader's facts, and the run carries a notice saying so. Rows are then merged across documents exactly as
-offline (:func:`assistant.deals.merge.merge_facts`), with the pattern reader's company-profile minerals filling the mineral
-of a row no fact gives one. Every cell still cites an exact span of its chunk.
+offline (:func:`assistant.deals.merge.merge_facts`), with the pattern reader's company-profile minerals filling the
+mineral of a row no fact gives one. Every cell still cites an exact span of its chunk.
 """
 
 from __future__ import annotations
@@ -203,7 +203,8 @@ def is_candidate(chunk: StoredChunk, offline: Sequence[Fact]) -> bool:
     text = chunk.text
     if offline:
         return True
-    return bool(cues_in(text, 0, len(text))) and (has_value(text, 0, len(text)) or bool(agencies_in(text, 0, len(text))))
+    named = has_value(text, 0, len(text)) or bool(agencies_in(text, 0, len(text)))
+    return bool(cues_in(text, 0, len(text))) and named
 
 
 # -- the reply --------------------------------------------------------------------------------------------------

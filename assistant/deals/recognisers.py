@@ -385,9 +385,7 @@ def _is_company_name(name: str, *, single_ok: bool) -> bool:
         return False
     if _agency_norm(name) in _agency_words() or re.match(r"(?:Department|Office|Secretary|Bureau)\b", name):
         return False
-    if agencies_in(name, 0, len(name)):
-        return False
-    return True
+    return not agencies_in(name, 0, len(name))
 
 
 @dataclass(frozen=True)
@@ -435,13 +433,13 @@ class NameBook:
                 for name in re.split(r",\s+(?:and\s+)?|\s+and\s+", m.group(1)):
                     if name.strip():
                         financiers.add(name.strip())
-        for text in texts:  # "Lattice Materials (Lattice)": a short form of a name learned above, or of a new one
+        for text in texts:  # "Acme Optics (Acme)": a short form of a name learned above, or of a new one
             for m in _SHORT.finditer(text):
                 full, short = _clean_name(m.group(1)), m.group(2)
-                if full.split()[: len(short.split())] == short.split() and len(short) < len(full):
-                    if full in companies or _is_company_name(full, single_ok=False):
-                        companies.add(full)
-                        aliases[short] = full
+                is_prefix = full.split()[: len(short.split())] == short.split() and len(short) < len(full)
+                if is_prefix and (full in companies or _is_company_name(full, single_ok=False)):
+                    companies.add(full)
+                    aliases[short] = full
         companies -= financiers
         book = cls(frozenset(companies), aliases, {}, {}, frozenset(financiers), agency_parents(chunks))
         return book._with_documents(chunks)

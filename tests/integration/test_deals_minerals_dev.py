@@ -16,8 +16,17 @@ from typing import Any
 import pytest
 import yaml
 
-from assistant.deals import Deal, LLMDealReader, NameBook, Score, complete_chunks, deals_from_chunks, load_expected, score
-from assistant.deals.extract import DealRun
+from assistant.deals import (
+    Deal,
+    DealRun,
+    LLMDealReader,
+    NameBook,
+    Score,
+    complete_chunks,
+    deals_from_chunks,
+    load_expected,
+    score,
+)
 from policyqa.settings import Settings
 from policyqa.types import StoredChunk
 from tests.deal_fakes import labelled_model, squash

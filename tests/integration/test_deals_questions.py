@@ -14,8 +14,7 @@ from assistant.deals import Deal, answer_from_deals, complete_chunks, deals_from
 from policyqa.settings import Settings
 from policyqa.store import CorpusStore
 from policyqa.types import Answer, StoredChunk
-from tests.integration.deals_corpus import ROOT, ingest_with_fake_model
-from tests.integration.deals_corpus import corpus_settings, corpus_store  # noqa: F401 - fixtures
+from tests.integration.deals_corpus import ROOT, corpus_settings, corpus_store, ingest_with_fake_model  # noqa: F401 - fixtures
 
 QUESTIONS = yaml.safe_load((ROOT / "tests" / "eval" / "deals_questions.yaml").read_text(encoding="utf-8"))["questions"]
 MINERALS_DEV = ROOT.parent / "shared" / "datasets" / "minerals-dev" / "docs"

@@ -71,7 +71,8 @@ def test_every_fact_quotes_exactly_the_chunk_it_cites(reader: DealReader) -> Non
     facts = reading.all_facts()
     if isinstance(reader, LLMDealReader):
         assert (reading.backend, reading.answered, reading.failed) == ("scripted", 2, 0), reading.notices
-        assert (reading.dropped_deals, reading.dropped_cells) == (1, 2), "the invented loan; the term and a state past the quote"
+        dropped = (reading.dropped_deals, reading.dropped_cells)
+        assert dropped == (1, 2), "the invented loan; the term, and a state named past the quote"
     assert set(reading.facts) == set(by_id), "every chunk read has an entry"
     assert len({f.company for f in facts}) >= 2, f"{reader.name} found the deals: {facts}"
     for fact in facts:

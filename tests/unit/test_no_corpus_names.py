@@ -15,7 +15,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "corpus"
 DEAL_CODE = ROOT / "assistant" / "deals"
-_SITE = re.compile(r"\b((?:[A-Z0-9][\w-]*\s){0,2}[A-Z0-9][\w-]*)\s+(?:Facility|Pass|Projects?|Mine|District|Road|County)\b")
+_SITE = re.compile(
+    r"\b((?:[A-Z0-9][\w-]*\s){0,2}[A-Z0-9][\w-]*)\s+(?:Facility|Pass|Projects?|Mine|District|Road|County)\b"
+)
 _TICKER = re.compile(r"\((?:NYSE(?: American)?|Nasdaq|TSX|ASX):\s*([A-Z]+)\)")
 _NOT_NAMES = {"The", "A", "An", "Mining", "Mineral", "Critical", "Road", "Access", "Industrial"}
 
