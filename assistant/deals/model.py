@@ -10,7 +10,7 @@ COLUMNS = (
 )
 INSTRUMENTS = (
     "equity stake", "warrant", "loan", "loan restructuring", "price floor", "offtake", "grant", "award", "financing",
-    "investment",
+    "investment", "funding",
 )
 VALUE_FIELDS = ("amount", "stake_percent", "share", "term")  # a row exists only if some passage gives one of these
 

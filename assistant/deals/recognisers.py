@@ -61,6 +61,8 @@ _CUES: tuple[tuple[str, str, bool], ...] = (  # (instrument, pattern, strong)
     ("award", r"award(?:s|ed)?", True),
     ("financing", r"financing|credit\s+facility", True),
     ("investment", r"invest(?:s|ed|ing|ment|ments)?(?!\s+advice)|joint\s+venture", False),
+    # money a company receives in no form the sentence names: "X will receive $12 million from the Department"
+    ("funding", r"fund(?:s|ed|ing)|receives?|received|receiving", False),
 )
 CUE_PATTERNS: tuple[tuple[str, re.Pattern[str], bool], ...] = tuple(
     (name, re.compile(rf"(?<![\w-])(?:{pattern})(?![\w-])", re.I), strong) for name, pattern, strong in _CUES
@@ -112,6 +114,24 @@ _QUALIFIER = re.compile(r"(?:about|approximately|roughly|around|nearly|almost|mo
                         r"an\s+additional|a\s+further)\s+$", re.I)
 _PER_UNIT = re.compile(r"\s+per\s+(?:metric\s+)?(?:kilogram|kg|ton|tonne|pound|lb|ounce|share)\b", re.I)
 _TERM = re.compile(rf"\b(\d+|{'|'.join(lang.NUMBER_WORDS)})(?:-year\b|\s+years\b)", re.I)
+
+
+# A sum of several deals, not one party's: "a total of $250 million", "part of over $100 million in awards".
+_TOTAL_BEFORE = re.compile(r"(?:\btotal(?:s|ing|led|ling)?(?:\s+of)?|\ba\s+total\s+of|\bpart\s+of|\bcombined|\bsum\s+of"
+                           r"|\bacross)\s+$", re.I)
+_TOTAL_AFTER = re.compile(
+    r"\s+(?:in|of)\s+(?:\w+\s+){0,2}(?:awards|grants|loans|investments|deals|contracts|projects)\b"
+    r"|\s+(?:in\s+)?total\b"
+    rf"|\s+(?:across|for|to)\s+(?:\d+|{'|'.join(lang.NUMBER_WORDS)}|several|multiple)\s+(?:\w+\s+)?"
+    r"(?:projects|recipients|companies|awards)\b",
+    re.I,
+)
+
+
+def is_total(text: str, value: Hit, lo: int, hi: int) -> bool:
+    """Whether an amount sums several deals ('a total of $250 million', '$3 billion across 25 projects')."""
+    return bool(_TOTAL_BEFORE.search(text[max(lo, value.start - 30) : value.start])
+                or _TOTAL_AFTER.match(text[value.end : hi]))
 
 
 def values_in(text: str, lo: int, hi: int) -> list[Hit]:

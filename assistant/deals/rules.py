@@ -29,6 +29,7 @@ from assistant.deals.recognisers import (
     cues_in,
     dates_in,
     has_value,
+    is_total,
     iso_date,
     locations_in,
     minerals_in,
@@ -169,6 +170,8 @@ class _ChunkReader:
             if company := company_at(cue.start):
                 anchors.setdefault((company, cue.value), _Anchor(company, cue.value, cue.start, cue.end))
         for v in values_in(text, lo, hi):
+            if v.kind == "amount" and is_total(text, v, lo, hi):
+                continue  # a sum of several deals is no one party's amount
             s, e = segment_of(v.start)
             accepts = ACCEPTS[v.kind]
             pool = next((g for g in ([c for c in cues if s <= c.start < e], cues, lead_cues)

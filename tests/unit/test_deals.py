@@ -253,3 +253,68 @@ def test_csv_has_the_documented_columns_and_sources() -> None:
 )
 def test_iso_date(text: str, iso: str) -> None:
     assert iso_date(text) == iso
+
+
+# -- recognition without a list of names (issue 14) -----------------------------------------------------------------
+
+def test_an_amount_goes_to_the_party_the_sentence_gives_it_to() -> None:
+    deals = deals_in(
+        "The Office of Strategic Capital announced a $700 million loan to Alpha Lithium Inc. on May 2, 2026. "
+        "Omega Mining Corp. was not part of the loan.",
+        title="Editorial Osc Omega Mining",
+    )
+
+    assert [(d.company, d.instrument, d.value("amount")) for d in deals] == [
+        ("Alpha Lithium Inc.", "loan", "$700 million")
+    ], "not the company the file name or a later sentence names"
+
+
+def test_each_amount_goes_to_its_own_recipient() -> None:
+    deals = deals_in(
+        "The Loan Programs Office closed a loan of $2.5 billion to Ultra Cells and issued a conditional commitment "
+        "of $9.2 billion to Blue Arc SK, joint ventures between Gamma Motors and Delta Energy."
+    )
+
+    assert {(d.company, d.value("amount")) for d in deals} == {
+        ("Ultra Cells", "$2.5 billion"), ("Blue Arc SK", "$9.2 billion")
+    }, "companies named only as partners get nothing"
+
+
+def test_companies_are_read_from_apposition_into_and_awarded() -> None:
+    deals = deals_in(
+        "- The Department of War is investing $150 million into Borealis Magnetics, a Minnesota company making "
+        "100% domestic, rare earth-free magnets.\n"
+        "- The Department of Defense awarded Kestrel $90 million to restart a lithium mine in North Carolina.\n"
+        "- Acme Graphite, a Georgia company, will receive $12 million from the Department of Defense."
+    )
+
+    rows = {(d.company, d.instrument): cells(d) for d in deals}
+    assert rows[("Borealis Magnetics", "investment")] == {
+        "amount": "$150 million", "agency": "Department of Defense", "date": "2025-09-01", "location": "Minnesota",
+    }, "100% is no stake, and rare earth-free magnets name no mineral"
+    assert rows[("Kestrel", "award")]["amount"] == "$90 million"
+    assert rows[("Acme Graphite", "funding")]["amount"] == "$12 million"
+    assert len(rows) == 3, rows
+
+
+def test_a_sum_of_several_deals_is_no_ones_amount() -> None:
+    deals = deals_in(
+        "The Department of Energy awarded a $35 million grant to Gamma Recycling LLC, part of over $100 million in "
+        "awards this year. Since 2023 the Department has made 23 awards totaling $717.5 million."
+    )
+
+    assert [(d.company, d.instrument, d.value("amount")) for d in deals] == [
+        ("Gamma Recycling LLC", "grant", "$35 million")
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Copper imports from Delta Copper Corp. face a 50 percent tariff.",
+        "Delta Copper Corp. supplies 100% domestic copper to the Department of Defense.",
+    ],
+    ids=["tariff", "domestic"],
+)
+def test_a_percentage_is_a_stake_only_beside_stake_words(text: str) -> None:
+    assert all(not d.value("stake_percent") for d in deals_in(text)), deals_in(text)
