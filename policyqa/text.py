@@ -116,4 +116,8 @@ GENERIC_NAME_WORDS = frozenset((
     "Japan", "Canada", "Australia",
 ))
 # The national government as a party: "the U.S. government", "the federal government".
-GOVERNMENT = re.compile(r"(?:U\.S\.|United\s+States|[Ff]ederal)\s+[Gg]overnment|(?<=the\s)government\b")
+# Not "U.S. government securities": a kind of bond, not a party.
+GOVERNMENT = re.compile(
+    r"(?:(?:U\.S\.|United\s+States|[Ff]ederal)\s+[Gg]overnment|(?<=the\s)government\b)"
+    r"(?!\s+(?:and\s+agency\s+)?(?:securities|bonds|debt|obligations|treasur|agency\s+securities|sponsored))"
+)

@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from assistant.deals.model import COLUMNS, INSTRUMENTS, VALUE_FIELDS, Deal, Fact, Field, Provenance
+from assistant.deals.recognisers import agencies_in
 
 
 def merge_facts(facts: Sequence[Fact], profile: Sequence[Fact] = ()) -> list[Deal]:
@@ -23,6 +24,14 @@ def merge_facts(facts: Sequence[Fact], profile: Sequence[Fact] = ()) -> list[Dea
     def has_value(key: tuple[str, str]) -> bool:
         return any(f.field in VALUE_FIELDS for f in groups.get(key, ()))
 
+    def has_party(key: tuple[str, str]) -> bool:
+        """A deal is made with the government or a named lender: a company's own cash flows, buybacks and tax
+        figures (a filing's tables) are not deals."""
+        found = groups.get(key, ())
+        return any(f.field in ("agency", "counterparty") for f in found) or any(
+            agencies_in(f.source.quote, 0, len(f.source.quote)) for f in found if f.field in VALUE_FIELDS
+        )
+
     for company, instrument in list(groups):
         if instrument == "investment" and has_value((company, "equity stake")):
             # Money invested for a stake is the stake ("an investment of $35.6 million for a 10 percent stake").
@@ -31,7 +40,7 @@ def merge_facts(facts: Sequence[Fact], profile: Sequence[Fact] = ()) -> list[Dea
                 for f in groups.pop((company, instrument))
             )
     deals = [_deal(company, instrument, found, minerals) for (company, instrument), found in groups.items()
-             if has_value((company, instrument))]
+             if has_value((company, instrument)) and has_party((company, instrument))]
     order = {name: i for i, name in enumerate(INSTRUMENTS)}
     return sorted(deals, key=lambda d: (d.company.lower(), d.value("date"), order.get(d.instrument, len(order))))
 

@@ -62,7 +62,7 @@ _CUES: tuple[tuple[str, str, bool], ...] = (  # (instrument, pattern, strong)
     ("financing", r"financing|credit\s+facility", True),
     ("investment", r"invest(?:s|ed|ing|ment|ments)?(?!\s+advice)|joint\s+venture", False),
     # money a company receives in no form the sentence names: "X will receive $12 million from the Department"
-    ("funding", r"fund(?:s|ed|ing)|receives?|received|receiving", False),
+    ("funding", r"fund(?:ed|ing)|receives?|received|receiving", False),
 )
 CUE_PATTERNS: tuple[tuple[str, re.Pattern[str], bool], ...] = tuple(
     (name, re.compile(rf"(?<![\w-])(?:{pattern})(?![\w-])", re.I), strong) for name, pattern, strong in _CUES

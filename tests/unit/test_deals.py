@@ -318,3 +318,17 @@ def test_a_sum_of_several_deals_is_no_ones_amount() -> None:
 )
 def test_a_percentage_is_a_stake_only_beside_stake_words(text: str) -> None:
     assert all(not d.value("stake_percent") for d in deals_in(text)), deals_in(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Rivet Motors, Inc. reported that cash provided by financing activities was $3.0 billion for the quarter.",
+        "In Q3 2023, Orbit Retail Inc. invested $1.25 billion in a note from Vector Labs, PBC.",
+        "Orbit Retail Inc. holds $5.8 billion of U.S. government securities and money market funds.",
+        "Orbit Retail Inc. repurchased 42,676 shares of common stock for $184.34 per share.",
+    ],
+    ids=["cash-flow", "own-investment", "government-securities", "buyback"],
+)
+def test_a_company_s_own_finances_are_not_a_deal(text: str) -> None:
+    assert deals_in(text) == [], "a deal has the government or a named lender as its other party"
