@@ -339,8 +339,16 @@ _PLACE = r"(?:[A-Z][a-z]+\s){0,2}[A-Z][a-z]+"
 _LOCATION = re.compile(rf"(?:\b({_PLACE}),\s+)?({lang.US_STATE.pattern})(?:'s\s+({_PLACE}))?")
 
 
+_SITE_WORDS = r"(?:mine|deposit|project|refinery|smelter|plant|facility|site|operations?)"
+_ABROAD = re.compile(
+    rf"\b{_SITE_WORDS}\s+in\s+((?>{lang.NAME_WORD}(?: {lang.NAME_WORD}){{0,2}}))(?![\w'’-])"  # "a mine in X"
+    rf"|\b((?>{lang.NAME_WORD})),\s+((?>{lang.NAME_WORD}))\s+{_SITE_WORDS}\b"  # "its X, Y mine"
+)
+
+
 def locations_in(text: str, lo: int, hi: int) -> list[Hit]:
-    """U.S. places: a town and its state, a state, a county and its state."""
+    """Places: a U.S. town and its state, a state, a county and its state; where the sentence names no U.S. state,
+    the place a mine, plant or project is said to be in ('a mine in X', 'its X, Y mine')."""
     hits = []
     for m in _LOCATION.finditer(text, lo, hi):
         words = (m.group(1) or m.group(3) or "").split()
@@ -348,6 +356,15 @@ def locations_in(text: str, lo: int, hi: int) -> list[Hit]:
             words.pop(0)
         state = m.group(2)
         hits.append(Hit("location", f"{' '.join(words)}, {state}" if words else state, m.start(), m.end(), norm=state))
+    if hits:
+        return hits
+    for m in _ABROAD.finditer(text, lo, hi):
+        place = m.group(1) or f"{m.group(2)}, {m.group(3)}"
+        words = place.replace(",", "").split()
+        if any(w in lang.NOT_NAME_WORDS or w in lang.NOT_COMPANY_HEADS for w in words) or agencies_in(place, 0,
+                                                                                                        len(place)):
+            continue
+        hits.append(Hit("location", place, m.start(), m.end(), norm=place.split(", ")[-1]))
     return hits
 
 
