@@ -165,6 +165,7 @@ class _ChunkReader:
             return self.title_company or self._carried(i) or (self._company_in(lead) if lead else None)
 
         anchors: dict[tuple[str, str], _Anchor] = {}
+        valued_keys: set[tuple[str, str]] = set()
         before = len(self.facts)
         for cue in cues:
             if company := company_at(cue.start):
@@ -183,17 +184,20 @@ class _ChunkReader:
             cue = min(choices, key=lambda c: _distance(v, c))
             field = "share" if v.kind == "stake_percent" and cue.value == "offtake" else v.kind
             anchors.setdefault((company, cue.value), _Anchor(company, cue.value, v.start, v.end))
+            valued_keys.add((company, cue.value))
             fact = self._fact(company, cue.value, field, v.value, v.norm, (2, self.published), unit, v.start)
             self.facts.append(fact)
         if not anchors:
             return []
         valued = len(self.facts) > before  # the sentence states an amount, a percentage or a term
-        self._shared(unit, lead if valued else None, list(anchors.values()), agencies, companies, valued)
+        # A place or mineral goes to the nearest deal the sentence gives a value, not to a bare instrument word.
+        placed = [a for key, a in anchors.items() if key in valued_keys]
+        self._shared(unit, lead if valued else None, list(anchors.values()), agencies, companies, valued, placed)
         return list(anchors.values())
 
     def _shared(
         self, unit: _Unit, lead: _Unit | None, anchors: list[_Anchor], agencies: list[Hit], companies: list[Hit],
-        valued: bool,
+        valued: bool, placed: list[_Anchor] | None = None,
     ) -> None:
         """Agency, date, counterparty (for every deal the sentence names); place and mineral (for the nearest)."""
         text, lo, hi = self.text, unit.start, unit.end
@@ -202,8 +206,9 @@ class _ChunkReader:
         head = self._head_date(unit)
         financiers = list(dict.fromkeys(c.value for c in companies if c.kind == "financier"))
         nearest: dict[int, list[Hit]] = defaultdict(list)
+        candidates = [k for k, a in enumerate(anchors) if a in (placed or anchors)]
         for hit in [*locations_in(text, lo, hi), *minerals_in(text, lo, hi, companies)]:
-            nearest[min(range(len(anchors)), key=lambda k: anchors[k].gap(hit))].append(hit)
+            nearest[min(candidates, key=lambda k: anchors[k].gap(hit))].append(hit)
         for k, a in enumerate(anchors):
             def add(field: str, value: str, key: str, rank: tuple[int, ...], at: int, a: _Anchor = a) -> None:
                 self.facts.append(self._fact(a.company, a.instrument, field, value, key, rank, unit, at))
