@@ -153,8 +153,9 @@ class Assistant:
             return
         query = clean_question(query)[0] if query and query.strip() else rewriter.rewrite(text, history)
         rewritten = time.perf_counter()
-        # Issue 14 hook: a list or comparison question about deals is answered from the deal table.
-        if (table := self._deal_table_answer(text, query)) is not None:
+        # Issue 14 hook: a list or comparison question about deals is answered from the deal table (the whole
+        # corpus's, so not when the search is filtered).
+        if (filters is None or filters.empty) and (table := self._deal_table_answer(text, query)) is not None:
             yield table.text
             yield dataclasses.replace(table, notice=notice, timings={"total_s": time.perf_counter() - started})
             return

@@ -9,7 +9,7 @@ from assistant.assistant import Assistant
 from assistant.deals.answer import BACKEND
 from policyqa.settings import Settings
 from policyqa.store import CorpusStore
-from policyqa.types import Answer
+from policyqa.types import Answer, Filters
 from tests.fakes import FakeEmbedder
 from tests.integration.deals_corpus import corpus_settings, corpus_store  # noqa: F401 - fixtures
 
@@ -47,3 +47,9 @@ def test_other_questions_are_answered_from_passages(assistant: Assistant, questi
     answer = assistant.ask(question)
 
     assert answer.backend != BACKEND and "| Company |" not in answer.text, answer.text
+
+
+def test_a_filtered_search_is_not_answered_from_the_whole_table(assistant: Assistant) -> None:
+    answer = assistant.ask("Compare the Lithium Americas and MP Materials deals", filters=Filters(tags=("lithium",)))
+
+    assert answer.backend != BACKEND, "the table covers every document; the filter asks for some"
