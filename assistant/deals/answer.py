@@ -52,6 +52,7 @@ class DealQuestion:
     minerals: tuple[str, ...]
     listing: bool
     comparing: bool
+    years: tuple[str, ...] = ()
 
 
 def read_question(question: str, deals: Sequence[Deal]) -> DealQuestion:
@@ -68,8 +69,11 @@ def read_question(question: str, deals: Sequence[Deal]) -> DealQuestion:
         # "invested in": money put into a company, not a price it is promised or output bought from it
         instruments = tuple(i for i in INSTRUMENTS if i not in ("price floor", "offtake"))
     minerals = tuple(dict.fromkeys(m.value for m in minerals_in(question, 0, len(question), named)))
+    if "equity stake" in instruments and "warrant" not in instruments:
+        instruments += ("warrant",)  # a stake held as warrants is a stake ("equity ownership ... as warrants")
+    years = tuple(dict.fromkeys(re.findall(r"\b(?:19|20)\d{2}\b", question)))
     return DealQuestion(companies, agencies, instruments, minerals, bool(_LIST.search(question)),
-                        bool(_COMPARE.search(question)))
+                        bool(_COMPARE.search(question)), years)
 
 
 def is_deal_question(question: str, deals: Sequence[Deal]) -> bool:
@@ -98,6 +102,9 @@ def answer_from_deals(
         return None
     q = read_question(question, deals)
     rows = [d for d in deals if _fits(d, q)]
+    for company in q.companies:  # a comparison shows each side, even one the other filters leave out
+        if not any(d.company == company for d in rows):
+            rows += [d for d in deals if d.company == company]
     if not rows:
         return None
     rows.sort(key=lambda d: (q.companies.index(d.company) if d.company in q.companies else len(q.companies),
@@ -138,7 +145,11 @@ def answer_from_deals(
 def _fits(deal: Deal, q: DealQuestion) -> bool:
     if q.companies and deal.company not in q.companies:
         return False
-    if q.agencies and agency_family(deal.value("agency")) not in q.agencies:
+    # With two companies named, an agency names one side ("the Defense Department's purchase in A compared with
+    # the government's investment in B"), not a filter on both.
+    if q.agencies and len(q.companies) < 2 and agency_family(deal.value("agency")) not in q.agencies:
+        return False
+    if q.years and deal.value("date") and deal.value("date")[:4] not in q.years:
         return False
     if q.instruments and deal.instrument not in q.instruments:
         return False
