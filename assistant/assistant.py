@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from assistant.deals.answer import DealAnswerer
 from assistant.extractive import ExtractiveAnswerer
 from assistant.retrieval import Reranker, Retriever
 from assistant.rewrite import QueryRewriter, RuleRewriter, changes_subject
@@ -80,6 +81,7 @@ class Assistant:
             reranker = CrossEncoderReranker(settings.reranker_model)
         self.store = store
         self.embedder = embedder
+        self.deals = DealAnswerer(store)
         self.retriever = Retriever(store, embedder, settings, reranker=reranker)
         offline = ExtractiveAnswerer(embedder, settings, term_counts=store.term_counts)
         rules = RuleRewriter()
@@ -153,6 +155,12 @@ class Assistant:
             return
         query = clean_question(query)[0] if query and query.strip() else rewriter.rewrite(text, history)
         rewritten = time.perf_counter()
+        # A list or comparison question about deals is answered from the deal table (the whole corpus's, so not
+        # when the search is filtered).
+        if (filters is None or filters.empty) and (table := self._deal_table_answer(text, query)) is not None:
+            yield table.text
+            yield dataclasses.replace(table, notice=notice, timings={"total_s": time.perf_counter() - started})
+            return
         # A follow-up that names a new subject ("What about X?") is not about the documents cited so far.
         prefer = _recent_docs(history) if query != text and not changes_subject(text) else ()
         frame = parse_timeframe(text, reference_year=self._reference_year(), event_date=self._event_date)
@@ -195,6 +203,11 @@ class Assistant:
             passages=tuple(passages) if frame.prefer_latest else answer.passages or tuple(passages),
             scope=scope,
         )
+
+    def _deal_table_answer(self, text: str, query: str) -> Answer | None:
+        """The deal table's answer to a list or comparison question (the question, else its standalone rewrite),
+        or None; the table is read once per state of the corpus."""
+        return self.deals.answer(text) or (self.deals.answer(query) if query != text else None)
 
     def _reference_year(self) -> int:
         """The year a month without one refers to: that of the newest document, else this year."""
