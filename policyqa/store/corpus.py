@@ -11,10 +11,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from policyqa.errors import StoreBusy, StoreUnavailable
+from policyqa.errors import ConfigError, StoreBusy, StoreUnavailable
 from policyqa.tags import tag_key
-from policyqa.store.catalog import Catalog
+from policyqa.store.backends import open_catalog, unpaired_reason
 from policyqa.store.chroma import close_client, make_client, open_collection
+from policyqa.store.pg_catalog import PgCatalog
 from policyqa.types import Chunk, DocumentMeta, DocumentRecord, Filters, StoredChunk, date_ord
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ class CorpusStore:
             self._client = client = make_client(settings)
             collection = open_collection(client, settings.collection)
         self._collection = collection
-        self.catalog = Catalog(settings.sqlite_path, settings.collection)
+        self.catalog = open_catalog(settings)
         self._reopen_lock = threading.Lock()
 
     def close(self) -> None:
@@ -132,7 +133,15 @@ class CorpusStore:
 
     @contextlib.contextmanager
     def writer_lock(self) -> Iterator[None]:
-        """Serialise writers across processes: Chroma's embedded client is not safe for two writers."""
+        """Serialise writers across processes: Chroma's embedded client is not safe for two writers.
+
+        With a shared PostgreSQL catalog the lock is an advisory lock in the database, so it holds across hosts.
+        """
+        if isinstance(self.catalog, PgCatalog):
+            with self.catalog.writer_lock():
+                self._chroma()
+                yield
+            return
         self.settings.store_dir.mkdir(parents=True, exist_ok=True)
         path = self.settings.store_dir / "writer.lock"
         with open(path, "a+") as handle:
@@ -263,6 +272,8 @@ class CorpusStore:
         )
         if not repair or report.ok:
             return report
+        if reason := unpaired_reason(self.settings):
+            raise ConfigError(f"refusing to repair: {reason}")
         broken = set(pending) | set(mismatched)
         missing = lexical_ids - chroma_ids
         broken |= {cid.rsplit(":", 1)[0] for cid in missing}
