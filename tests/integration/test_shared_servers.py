@@ -222,6 +222,29 @@ def test_repair_refuses_when_the_catalog_and_chroma_are_not_the_shared_pair(
     assert checked.returncode == 0 and "store is consistent" in checked.stdout, f"A's store was harmed: {checked.stdout}"
 
 
+@pytest.mark.server
+@pytest.mark.postgres
+def test_prune_on_one_host_removes_only_its_own_missing_files(
+    tmp_path: Path, shared: Settings, make_host: Callable[..., tuple[Host, Settings]]
+) -> None:
+    host_a, a_settings = make_host("a")
+    host_b, _ = make_host("b")
+    a_docs = region_docs(tmp_path / "a-docs", 2)
+    b_docs = region_docs(tmp_path / "b-docs", 3)
+    assert host_a("ingest", "-q", str(tmp_path / "a-docs")).returncode == 0, "ingest on A failed"
+    assert host_b("ingest", "-q", str(tmp_path / "b-docs")).returncode == 0, "ingest on B failed"
+    # B's host does not have A's folder; B deletes one of its own files and prunes its folder.
+    hidden = tmp_path / "a-docs-elsewhere"
+    (tmp_path / "a-docs").rename(hidden)
+    b_docs[0].unlink()
+    pruned = host_b("ingest", "-q", "--prune", str(tmp_path / "b-docs"))
+    assert pruned.returncode == 0, f"prune on B failed: {pruned.stderr[-1000:]}"
+    with opened(a_settings) as store:
+        sources = {r.meta.source for r in store.documents()}
+    assert {str(p) for p in a_docs} <= sources, "B's prune removed documents of files only A has"
+    assert str(b_docs[0]) not in sources and {str(p) for p in b_docs[1:]} <= sources, "B's own prune went wrong"
+
+
 @pytest.mark.postgres
 def test_the_writer_lock_holds_across_hosts_and_dies_with_its_holder(tmp_path: Path, postgres_server: str) -> None:
     collection = f"lock-{uuid.uuid4().hex[:12]}"
