@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -145,13 +146,15 @@ def child(args: argparse.Namespace) -> int:
                 with lock:
                     errors.append(traceback.format_exc(limit=3)[-500:])
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     threads = [threading.Thread(target=session, args=(n,)) for n in range(args.sessions)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    print(json.dumps({"latencies": latencies, "errors": errors, "seconds": time.perf_counter() - started}), flush=True)
+    result = {"latencies": latencies, "errors": errors, "seconds": time.perf_counter() - started,
+              "cpu_s": time.process_time() - cpu, "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    print(json.dumps(result), flush=True)
     return 0
 
 
@@ -183,6 +186,7 @@ def run_processes(label: str, settings: Settings, questions: list[str], args: ar
         p.stdin.flush()
     latencies: list[float] = []
     errors: list[str] = []
+    cpu_s, rss = 0.0, []
     for p in procs:
         out, err = p.communicate(timeout=3600)
         if p.returncode != 0:
@@ -191,15 +195,19 @@ def run_processes(label: str, settings: Settings, questions: list[str], args: ar
         result = json.loads(out.strip().splitlines()[-1])
         latencies += result["latencies"]
         errors += result["errors"]
+        cpu_s += result["cpu_s"]
+        rss.append(result["max_rss_mb"])
     seconds = time.perf_counter() - started
-    return {"label": label, "latencies": latencies, "errors": errors, "seconds": seconds}
+    return {"label": label, "latencies": latencies, "errors": errors, "seconds": seconds,
+            "cpu_per_answer_s": cpu_s / len(latencies) if latencies else None, "max_rss_mb": max(rss, default=None)}
 
 
 def row(result: dict[str, Any]) -> list[str]:
     lat = result["latencies"]
     return [result["label"], str(len(lat)), str(len(result["errors"])), fmt(p50(lat), 3),
             fmt(percentile(lat, 95), 3), fmt(max(lat, default=None), 3),
-            fmt(len(lat) / result["seconds"] if result["seconds"] else None, 1)]
+            fmt(len(lat) / result["seconds"] if result["seconds"] else None, 1),
+            fmt(result.get("cpu_per_answer_s"), 3), fmt(result.get("max_rss_mb"), 0)]
 
 
 def main() -> int:
@@ -255,7 +263,7 @@ def main() -> int:
     print()
     print(f"{args.processes} app processes x {args.sessions} sessions x {args.questions} questions; "
           f"{next(iter(built.values()))['chunks']} chunks; {load_average()}")
-    print(table(["store", "answered", "errors", "p50 s", "p95 s", "max s", "answers/s"], [row(r) for r in results]))
+    print(table(["store", "answered", "errors", "p50 s", "p95 s", "max s", "answers/s", "app CPU s/answer", "app RSS MB"], [row(r) for r in results]))
     for r in results:
         for e in r["errors"][:5]:
             print(f"{r['label']} error: {e}")
