@@ -16,6 +16,7 @@ error per configuration; exits 1 if any question failed.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import resource
@@ -102,12 +103,12 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def populate(settings: Settings, model: Any, args: argparse.Namespace) -> dict[str, Any]:
-    """Write the synthetic corpus (the same for every store: same seed, same pool vectors)."""
+def populate(settings: Settings, pool: Build, args: argparse.Namespace) -> dict[str, Any]:
+    """Write the synthetic corpus: the same in every store (a copy of one embedded pool and generator state)."""
     store = open_store(settings)
     try:
-        build = Build(store=store, gen=Generator(args.seed))
-        build_pool(build, model, args.pool)
+        build = Build(store=store, gen=copy.deepcopy(pool.gen), pool_docs=copy.deepcopy(pool.pool_docs),
+                      pool_vectors=list(pool.pool_vectors), pool_chunks=pool.pool_chunks, embed_s=pool.embed_s)
         seconds = grow(build, args.chunks, np.random.default_rng(args.seed), args.noise)
         questions, _ = make_questions(build, args.sessions * args.questions, 0, min(args.chunks, args.pool))
         docs, chunks = store.catalog.counts()
@@ -245,9 +246,11 @@ def main() -> int:
             }
             model, load_s = load_model(base)
             print(f"model loaded in {load_s:.1f} s; {load_average()}", flush=True)
+            pool = Build(store=None, gen=Generator(args.seed))  # type: ignore[arg-type]  # only the pool is built
+            build_pool(pool, model, args.pool)
             built: dict[str, dict[str, Any]] = {}
             for label, settings in configurations.items():
-                built[label] = populate(settings, model, args)
+                built[label] = populate(settings, pool, args)
                 b = built[label]
                 print(f"{label}: wrote {b['documents']} documents, {b['chunks']} chunks in {b['seconds']:.1f} s",
                       flush=True)
