@@ -174,6 +174,7 @@ def ingest_paths(
         `check --repair` recover). StoreBusy: another ingest holds the writer lock. StoreReadOnly.
     """
     started = time.perf_counter()
+    paths = list(paths)
     if (
         rebuild
         and settings.chroma_url is None
@@ -214,7 +215,8 @@ def ingest_paths(
                 for o in outcomes
             ]
             if prune:
-                outcomes += _prune(store)
+                # A shared catalog also lists other hosts' files, which are missing here but not gone.
+                outcomes += _prune(store, within=paths if settings.database_url else None)
     finally:
         if own_store:
             store.close()
@@ -490,10 +492,15 @@ def parse_workers(settings: Settings, paths: Sequence[Path]) -> int:
     return max(1, min(wanted, pdfs)) if pdfs >= 2 else 1
 
 
-def _prune(store: CorpusStore) -> list[FileOutcome]:
+def _prune(store: CorpusStore, *, within: Sequence[str | Path] | None = None) -> list[FileOutcome]:
+    """Remove documents whose source file is gone; with ``within``, only those whose source lies under those paths."""
+    roots = None if within is None else [Path(p).resolve() for p in within]
     removed: list[FileOutcome] = []
     for record in store.documents():
-        if not Path(record.meta.source).exists():
+        source = Path(record.meta.source)
+        if roots is not None and not any(source.resolve().is_relative_to(r) for r in roots):
+            continue
+        if not source.exists():
             store.remove(record.meta.doc_id)
             removed.append(FileOutcome(record.meta.source, Outcome.REMOVED, record.meta.doc_id, record.chunk_count))
     return removed

@@ -40,6 +40,7 @@ class _Group(click.Group):
 @click.option("--store-dir", type=click.Path(file_okay=False), help="Store folder [env POLICYQA_STORE_DIR].")
 @click.option("--collection", help="Chroma collection name [env POLICYQA_COLLECTION].")
 @click.option("--chroma-url", help="Chroma server URL; unset = embedded store [env POLICYQA_CHROMA_URL].")
+@click.option("--database-url", help="PostgreSQL URL of a shared catalog; unset = SQLite [env POLICYQA_DATABASE_URL].")
 @click.option("--model", "embedding_model", help="Embedding model name or path [env POLICYQA_EMBEDDING_MODEL].")
 @click.option("--llm", help="Answer with 'ollama:MODEL' or 'openai:MODEL' [env POLICYQA_LLM]; unset = offline.")
 @click.option("--llm-base-url", help="Base URL of the LLM server [env POLICYQA_LLM_BASE_URL].")

@@ -27,6 +27,12 @@ class Settings(BaseSettings):
         default=None,
         description="URL of a Chroma server (e.g. http://127.0.0.1:8000); unset = embedded persistent store.",
     )
+    database_url: str | None = Field(
+        default=None,
+        repr=False,
+        description="PostgreSQL URL (e.g. postgresql://user:pass@db:5432/policyqa) for the shared document registry, "
+        "chunk texts and lexical index, so several app hosts can serve one Chroma server; unset = SQLite in store_dir.",
+    )
     embedding_model: str = Field(
         default=DEFAULT_MODEL,
         description="A sentence-transformers model name or path; the default is the bundled all-MiniLM-L6-v2.",
@@ -105,7 +111,7 @@ class Settings(BaseSettings):
         description="User-Agent sent by `policyqa fetch`; SEC EDGAR refuses requests without a contact address in it.",
     )
 
-    @field_validator("chroma_url", "llm", "llm_base_url", "llm_api_key", "reranker_model", mode="before")
+    @field_validator("chroma_url", "database_url", "llm", "llm_base_url", "llm_api_key", "reranker_model", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

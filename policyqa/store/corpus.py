@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from policyqa.errors import PolicyQAError, StoreReadOnly, StoreUnavailable
+from policyqa.errors import ConfigError, PolicyQAError, StoreReadOnly, StoreUnavailable
 from policyqa.tags import tag_key
 from policyqa.store import files
-from policyqa.store.catalog import Catalog
+from policyqa.store.backends import open_catalog, unpaired_reason
 from policyqa.store.chroma import close_client, make_client, open_collection
+from policyqa.store.pg_catalog import PgCatalog
 from policyqa.store.sqlitedb import store_error
 from policyqa.types import Chunk, DocumentMeta, DocumentRecord, Filters, StoredChunk, date_ord
 
@@ -113,7 +114,7 @@ class CorpusStore:
         self._files_open = True
         if not self.read_only and settings.chroma_url is None:
             _finish_interrupted_swap(settings.store_dir)
-        self.catalog = Catalog(settings.sqlite_path, settings.collection, read_only=self.read_only)
+        self.catalog = open_catalog(settings, read_only=self.read_only)
         try:
             if collection is None:
                 self._client = make_client(self._chroma_settings())
@@ -165,7 +166,7 @@ class CorpusStore:
         self.close_files()
         with self._reopen_lock:
             self._files_open = True
-            self.catalog = Catalog(self.settings.sqlite_path, self.settings.collection, read_only=self.read_only)
+            self.catalog = open_catalog(self.settings, read_only=self.read_only)
             self._client = make_client(self._chroma_settings())
             self._collection = open_collection(self._client, self.settings.collection)
             self._health = None
@@ -209,6 +210,8 @@ class CorpusStore:
     def writer_lock(self) -> Iterator[None]:
         """Serialise writers across processes: Chroma's embedded client is not safe for two writers.
 
+        With a shared PostgreSQL catalog the lock is an advisory lock in the database, so it holds across hosts.
+
         Raises:
             StoreBusy: another process writes. StoreReadOnly: this store was opened read-only.
         """
@@ -216,6 +219,11 @@ class CorpusStore:
             raise StoreReadOnly(
                 f"the store {self.location} is read-only; ingest, remove and repair need write access"
             )
+        if isinstance(self.catalog, PgCatalog):
+            with self.catalog.writer_lock():
+                self._chroma()
+                yield
+            return
         with files.writer_lock(self.settings.store_dir):
             self._chroma()  # write on top of what the previous writer left, not on a stale view
             yield
@@ -409,6 +417,8 @@ class CorpusStore:
         )
         if not repair or report.ok:
             return report
+        if reason := unpaired_reason(self.settings):
+            raise ConfigError(f"refusing to repair: {reason}")
         if missing_fts or extra_fts:
             self.catalog.rebuild_lexical_index()
         broken = set(pending) | set(mismatched) | {cid.rsplit(":", 1)[0] for cid in lexical_ids - chroma_ids}
