@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from assistant.glossary import known_words, synonyms
+from assistant.question import MINERAL as _MINERAL
+from assistant.question import is_named_kind, parse_question
 from assistant.ranking import jaccard, word_set
 from assistant.refusal import DEFAULT_PATH as DEFAULT_REFUSAL_MODEL
 from assistant.refusal import REASONS, RefusalModel, load_model
 from ingest.chunking import split_units
 from policyqa import text
 from policyqa.store.catalog import fts_query
-from policyqa.vocabulary import vocabulary
 from policyqa.types import Answer, Citation, Passage
 
 if TYPE_CHECKING:
@@ -26,33 +27,7 @@ if TYPE_CHECKING:
     from policyqa.settings import Settings
 
 _AMOUNT, _PERCENT, _DATE, _NUMBER, _QUANTITY = text.AMOUNT, text.PERCENT, text.DATE, text.NUMBER, text.QUANTITY
-_LIST_WORDS = re.compile(
-    r"\b(list|summari[sz]e|what are the|name the|all the|which (?:\w+ )?(?:companies|orders|minerals|metals|banks|"
-    r"states|ones|sources|agencies|projects)|in which (?:\w+ )?companies)\b",
-    re.I,
-)
 _WORDS = re.compile(r"\w+")
-
-_PERSON = re.compile(
-    r"\b(?:Secretary|Director|Administrator|President|Chair(?:man|woman)?|chaired|executive director|"
-    r"[A-Z][a-z]+ [A-Z][a-z]+(?=,? (?:the )?(?:executive|secretary|director|chief)))", re.I
-)
-_MINERAL = re.compile(
-    r"\b(?:" + "|".join(re.escape(w).replace(r"\ ", r"[- ]") for w in vocabulary().mineral_words) + r")s?\b", re.I
-)
-_COMPARISON = re.compile(r"\b(larger|smaller|bigger|greater|compare[sd]?|comparison|differ|difference|versus|vs\.?|more than|less than)\b", re.I)
-_ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
-    (re.compile(r"\b(larger|smaller|bigger|compare).*\b(stake|share|ownership|percent)", re.I), _PERCENT),
-    (re.compile(r"\b(larger|smaller|bigger|compare).*\b(investment|loan|purchase|amount|size|cost|financing)", re.I), _AMOUNT),
-    (re.compile(r"\bwhich (?:\w+ )?(?:minerals|metals)\b|\bwhat (?:\w+ )?(?:minerals|metals)\b", re.I), _MINERAL),
-    (re.compile(r"^\s*(?:and\s+)?who\b", re.I), _PERSON),
-    (re.compile(r"\b(what|which)\s+(stake|share|percent|percentage|portion)|\bhow big\b.*\bstake|\bpercent", re.I), _PERCENT),
-    (re.compile(r"\bhow (much|big|large)\b|\bwhat (amount|sum|value)\b|\bprice\b|\bcost\b|\bworth\b", re.I), _AMOUNT),
-    (re.compile(r"\bwhen\b|\bwhat (date|day|year|month)\b|\bwhich (date|day|year)\b", re.I), _DATE),
-    (re.compile(r"\bhow (long|far)\b", re.I), _QUANTITY),
-    (re.compile(r"\bhow many\b", re.I), _NUMBER),
-]
-
 
 @dataclass(frozen=True, slots=True)
 class _Sentence:
@@ -76,37 +51,6 @@ def _typed(wanted: re.Pattern[str] | None, text: str) -> float:
     return 1.0 if wanted.search(text) else 0.0
 
 
-# "What road ...", "which refinery ...": the answer is a name ending in that noun ("the Northgate Road").
-_NAMED_KINDS = (
-    "road|mine|project|refinery|plant|facility|smelter|deposit|district|order|act|law|program|programme|fund|"
-    "agency|office|bank|company|corporation|loan|list|rule|report|strategy|initiative|partnership"
-)
-_ASKS_NAMED = re.compile(rf"\b(?:what|which)\s+(?:\w+\s+)?({_NAMED_KINDS})\b", re.I)
-
-
-# One pattern per kind: a capitalised name ending in that noun, itself capitalised ("Defense Production Act").
-_NAMED = {
-    kind: re.compile(rf"\b(?:[A-Z][\w.&'-]*\s+){{1,5}}{kind.capitalize()}\b") for kind in _NAMED_KINDS.split("|")
-}
-_NAMED_PATTERNS = frozenset(_NAMED.values())
-
-
-def is_named_kind(pattern: re.Pattern[str]) -> bool:
-    """A name pattern only prefers sentences; unlike an amount or a date, its absence is no reason to refuse."""
-    return pattern in _NAMED_PATTERNS
-
-
-def expected_pattern(question: str) -> re.Pattern[str] | None:
-    """What the question asks for: an amount, a percentage, a date, a quantity or a name (None if open)."""
-    for asks, pattern in _ANSWER_TYPES:
-        if asks.search(question):
-            return pattern
-    named = _ASKS_NAMED.search(question)
-    if named:
-        return _NAMED[named.group(1).lower()]
-    return None
-
-
 def _clean(text: str) -> str:
     """Answer text: Markdown markers and list bullets dropped, whitespace collapsed."""
     text = re.sub(r"^#+\s*", "", text.strip())
@@ -126,37 +70,6 @@ _GENERIC = frozenset(
     latest recent recently newest current currently since before after during until prior news update updates
     happen happening""".split()
 )
-
-
-_NAME = re.compile(r"\b[A-Z][a-z]{2,}\b")
-_AUX = r"(?:is|are|was|were|will|would|did|does|do|can|could|has|have|had|be|the|a|an|its|their|this|that)"
-_HEAD = re.compile(
-    rf"\b(?:which|what|how many|how much)\s+(?:{_AUX}\s+)*(?P<phrase>(?:[a-z][\w-]*\s+){{0,3}}?[a-z][\w-]*)"
-    rf"(?=\s+(?:of|on|in|for|to|from|at|by|with|did|does|do|will|would|is|are|was|were|came|has|have|can)\b|\s*\?)",
-)
-
-
-_QUESTION_OPENERS = frozenset(
-    "which what who whom whose when where why how and but the in on for is are was were did does".split()
-) | {m.lower() for m in text.MONTH_NAMES}
-
-
-def _question_names(question: str) -> list[str]:
-    """Capitalised names in the question other than its first word and the glossary's terms."""
-    known = known_words()
-    return [
-        m.group(0)
-        for m in _NAME.finditer(question)
-        if m.start() > 0 and m.group(0).lower() not in known and m.group(0).lower() not in _QUESTION_OPENERS
-    ]
-
-
-def _asked_head(question: str) -> str | None:
-    """The noun a question asks for: 'city' in 'In which city will ...', 'rate' in 'What tariff rate came ...'."""
-    match = _HEAD.search(question.lower())
-    if not match:
-        return None
-    return match.group("phrase").split()[-1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +173,8 @@ class ExtractiveAnswerer:
         qvec = np.asarray(query_vector if query_vector is not None else self.embedder.encode([query])[0])
         vectors = self._vectors([_clean(sentences[i].text) for i in order])
         dense = vectors @ qvec
-        wanted = expected_pattern(question)
+        asked = parse_question(question)
+        wanted = asked.wanted
         scores: dict[int, float] = {}
         dense_of: dict[int, float] = {}
         typed_of: dict[int, float] = {}
@@ -287,7 +201,7 @@ class ExtractiveAnswerer:
             reason = REASONS[weakest].format(
                 missing=", ".join(signals.missing_terms) or "some of its terms",
                 absent=", ".join(signals.absent_names) or "what the question names",
-                head=_asked_head(question) or "thing",
+                head=asked.head or "thing",
             )
         self.last_signals = dataclasses.replace(signals, reason=reason, score=probability)
         if reason:
@@ -321,7 +235,8 @@ class ExtractiveAnswerer:
             passages[pi].chunk.context + " " + passages[pi].chunk.text
             for pi in {sentences[i].passage_index for i in chosen}
         ))
-        names = _question_names(question)
+        asked = parse_question(question)
+        names = asked.names
         absent = tuple(n for n in names if not context.has(n.lower()))
         top = sorted(scores, key=scores.__getitem__, reverse=True)[:3]
         first = passages[0] if passages else None
@@ -330,7 +245,7 @@ class ExtractiveAnswerer:
             agreement = 1.0 / max(first.dense_rank, first.lexical_rank)
         missing, unknown = self._missing(question, weights)
         best_dense = max(dense_of.values())
-        head = _asked_head(question)
+        head = asked.head
         head = head if head and head not in _GENERIC and len(head) > 2 else None
         best = top[0] if top else None
         return Signals(
@@ -473,7 +388,7 @@ class ExtractiveAnswerer:
         if self.term_counts is None:
             return (), 0.0
         known = known_words()
-        names = [m.group(0).lower() for m in _NAME.finditer(question) if m.start() > 0]
+        names = [n.lower() for n in parse_question(question).names]
         names = [w for w in dict.fromkeys(names) if w not in known and w not in _GENERIC and len(w) > 2]
         terms = {
             t: w for t, w in weights.items()
@@ -496,13 +411,13 @@ class ExtractiveAnswerer:
         order: Sequence[int],
     ) -> list[int]:
         """Greedy: each pick maximises its score plus the weight of query terms not yet covered."""
-        listing = bool(_LIST_WORDS.search(question))
+        listing = parse_question(question).listing
         budget = self.settings.answer_words * (2 if listing else 1)
         max_sentences = 6 if listing else self.max_sentences
         position = {i: rank for rank, i in enumerate(order)}
         # "What road ...": an answer still lacking a name of that kind takes the best sentence holding one. (Tried for
         # amounts and dates too: it pulled dated sentences from other documents into "what day" answers.)
-        wanted = expected_pattern(question)
+        wanted = parse_question(question).wanted
         if wanted is not None and not is_named_kind(wanted):
             wanted = None
         total_weight = sum(weights.values()) or 1.0
@@ -534,7 +449,7 @@ class ExtractiveAnswerer:
             chosen.append(best)
             covered |= new_terms
             used_words += n
-        if _COMPARISON.search(question):
+        if parse_question(question).comparison:
             chosen = self._cover_compared(question, sentences, scores, chosen, max_sentences + 2)
         # The best evidence first: passages in the order of their best chosen sentence, each passage's sentences in
         # reading order (so the first citation is the passage that answers best).
@@ -550,7 +465,7 @@ class ExtractiveAnswerer:
         """A comparison needs each compared thing's own evidence: add the best typed sentence for each name."""
         from assistant.rewrite import entities
 
-        wanted = expected_pattern(question)
+        wanted = parse_question(question).wanted
         top = max(scores.values())
         chosen = list(chosen)
         for name in entities(question):

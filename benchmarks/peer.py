@@ -28,7 +28,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from _common import ROOT, fmt, load_average, load_model, table
+from _common import fmt, load_average, load_model, table
 
 from assistant.assistant import Assistant
 from assistant.evaluation import EvalReport, MetricRow, evaluate, summarize

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from assistant.extractive import ExtractiveAnswerer, expected_pattern
+from assistant.extractive import ExtractiveAnswerer
+from assistant.question import expected_pattern
 from policyqa.settings import Settings
 from policyqa.types import Answer, DocType, Passage, StoredChunk
 from tests.answer_checks import assert_every_sentence_is_quoted_from_its_citation, marked_sentences, words_of
@@ -302,7 +303,7 @@ def test_stream_yields_the_text_in_pieces_then_the_answer(answerer: ExtractiveAn
 
 
 def test_what_kind_questions_expect_a_capitalised_name_of_that_kind() -> None:
-    from assistant.extractive import is_named_kind
+    from assistant.question import is_named_kind
 
     road = expected_pattern("And what road was approved the same day?")
     assert road is not None and is_named_kind(road)
