@@ -122,7 +122,7 @@ class ExtractiveAnswerer:
         settings: Settings,
         *,
         term_counts: Callable[[Sequence[str]], dict[str, int]] | None = None,
-        max_candidates: int = 16,
+        max_candidates: int = 8,
         refusal: RefusalModel | None = None,
     ) -> None:
         self.embedder = embedder
@@ -155,6 +155,10 @@ class ExtractiveAnswerer:
         terms = self._terms(query)
         bags = [_Bag(s.text) for s in sentences]
         weights = self._idf(terms, bags)
+        if query != question:
+            # Words a follow-up's query carries from the conversation say what it is about, not what it asks.
+            own = set(self._terms(question))
+            weights = {t: w if t in own else CARRIED_TERM_WEIGHT * w for t, w in weights.items()}
         lexical = [self._overlap(weights, bag) for bag in bags]
         for i in range(1, len(sentences)):
             if sentences[i].passage_index == sentences[i - 1].passage_index:
@@ -577,6 +581,7 @@ def _stem(word: str) -> str:
 
 
 _VECTOR_CACHE_SIZE = 50_000
+CARRIED_TERM_WEIGHT = 0.5  # fit on the starter set and minerals-dev tune (starter fact recall 0.75 -> 0.85)
 
 
 class _Bag:
