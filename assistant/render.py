@@ -79,7 +79,11 @@ def html_text(text: str) -> str:
 
 def passage_html(chunk: StoredChunk, spans: Sequence[tuple[int, int]] = ()) -> str:
     """The passage as escaped HTML with the cited sentences in ``<mark>``; nothing in it can run or restyle."""
-    text = chunk.text
+    return marked_html(chunk.text, spans)
+
+
+def marked_html(text: str, spans: Sequence[tuple[int, int]] = ()) -> str:
+    """``text`` as escaped HTML with each span in ``<mark>`` (overlaps merged) and line breaks as ``<br>``."""
     out: list[str] = []
     cursor = 0
     for start, end in sorted(spans):
@@ -91,6 +95,15 @@ def passage_html(chunk: StoredChunk, spans: Sequence[tuple[int, int]] = ()) -> s
         cursor = end
     out.append(html.escape(text[cursor:]))
     return re.sub(r"\r\n?|\n", "<br>", "".join(out))
+
+
+def section_html(text: str, passage: tuple[int, int], quotes: Sequence[tuple[int, int]] = ()) -> str:
+    """A section with the cited passage set apart in a ``<blockquote>`` and its quoted sentences marked."""
+    start, end = passage
+    inside = [(max(a, start) - start, min(b, end) - start) for a, b in quotes if a < end and b > start]
+    parts = [marked_html(text[:start].rstrip()), f"<blockquote>{marked_html(text[start:end], inside)}</blockquote>",
+             marked_html(text[end:].lstrip())]
+    return "".join(p for p in parts if p)
 
 
 def source_line(number: int, chunk: StoredChunk) -> str:

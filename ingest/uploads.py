@@ -62,3 +62,20 @@ def _free_name(target: Path, data: bytes) -> Path:
         number += 1
         candidate = target.with_name(f"{stem}-{number}{suffix}")
     return candidate
+
+
+def remove_upload(source: str | Path, upload_dir: Path) -> bool:
+    """Delete a stored upload (and its metadata sidecar) when ``source`` lies inside ``upload_dir``.
+
+    Files elsewhere (a corpus folder the user ingested) are never touched. Returns True when a file was deleted.
+    """
+    path = Path(source)
+    try:
+        inside = path.resolve().is_relative_to(upload_dir.resolve())
+    except OSError:
+        return False
+    if not inside or path.is_symlink() or not path.is_file():
+        return False
+    path.unlink()
+    Path(str(path) + ".meta.yaml").unlink(missing_ok=True)
+    return True

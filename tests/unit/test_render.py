@@ -186,3 +186,17 @@ def test_answer_markdown_links_each_marker_when_given_an_address() -> None:
     md = answer_markdown(answer, link=lambda n: f"?cite={n}")
 
     assert "**[[1]](?cite=1)**" in md and "**[[2]](?cite=2)**" in md, md
+
+
+def test_section_html_sets_the_passage_apart_and_marks_its_quote_escaped() -> None:
+    from assistant.render import section_html
+
+    text = "Before <b>it</b>. The passage holds the quote. After."
+    start = text.index("The passage")
+    end = text.index(" After.")
+    quote = text.index("the quote")
+
+    html_out = section_html(text, (start, end), [(quote, quote + len("the quote"))])
+
+    assert html_out == ("Before &lt;b&gt;it&lt;/b&gt;.<blockquote>The passage holds <mark>the quote</mark>."
+                        "</blockquote>After."), html_out
