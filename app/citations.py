@@ -104,4 +104,4 @@ def _pdf_page(chunk: StoredChunk, spans: list[tuple[int, int]]) -> None:
         st.session_state[key] = page + 1
         st.rerun(scope="fragment")
     caption = f"Page {page}" + (" — the cited passage is marked" if page == cited and image.marked else "")
-    st.image(image.png, caption=caption, width="stretch")
+    st.image(image.png, caption=caption, width="stretch", output_format="PNG")

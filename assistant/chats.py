@@ -134,7 +134,7 @@ def _chunk_to_dict(chunk: StoredChunk) -> dict[str, Any]:
         "chunk_id": chunk.chunk_id, "doc_id": chunk.doc_id, "index": chunk.index, "text": chunk.text,
         "page": chunk.page, "start": chunk.start, "end": chunk.end, "headings": list(chunk.headings),
         "title": chunk.title, "doc_type": chunk.doc_type.value, "published": chunk.published, "source": chunk.source,
-        "tags": list(chunk.tags), "dates": list(chunk.dates),
+        "context": chunk.context, "tags": list(chunk.tags), "dates": list(chunk.dates),
     }
 
 
@@ -143,7 +143,7 @@ def _chunk_from_dict(d: dict[str, Any]) -> StoredChunk:
         chunk_id=d["chunk_id"], doc_id=d["doc_id"], index=d["index"], text=d["text"], page=d["page"],
         start=d["start"], end=d["end"], headings=tuple(d["headings"]), title=d["title"],
         doc_type=DocType.parse(d["doc_type"]), published=d["published"], source=d["source"],
-        tags=tuple(d.get("tags", ())), dates=tuple(d.get("dates", ())),
+        context=d.get("context", ""), tags=tuple(d.get("tags", ())), dates=tuple(d.get("dates", ())),
     )
 
 
