@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -230,13 +231,22 @@ def stream_answer(assistant: Assistant, chats: ChatStore, convo: Conversation, i
             item.question, list(convo.turns), item.filters, query=item.query, backend=item.backend
         ):
             if isinstance(event, Answer):
-                save_turn(chats, convo, Turn(item.question, event))
+                save_turn(chats, convo, Turn(item.question, with_filter_notice(event, item.filters)))
             else:
                 yield escape_markdown(event)
     except PolicyQAError as exc:
         queue().remove(item)
         st.session_state.chat_error = str(exc)
         yield f"\n\n**Error:** {escape_markdown(str(exc))}"
+
+
+def with_filter_notice(answer: Answer, filters: Filters) -> Answer:
+    """A refusal under filters says so (saved with the turn): the answer may lie in the documents filtered out."""
+    if answer.answerable or filters.empty:
+        return answer
+    said = f"The search was limited by filters ({describe_filters(filters)}); clear them in the sidebar to search "
+    said += "every document."
+    return dataclasses.replace(answer, notice=f"{answer.notice} {said}" if answer.notice else said)
 
 
 def save_turn(chats: ChatStore, convo: Conversation, turn: Turn) -> None:
@@ -272,6 +282,9 @@ def render_turn(assistant: Assistant, index: int, turn: Turn) -> None:
             st.warning(escape_markdown(answer.text), icon=":material/search_off:")
         if answer.notice:
             st.info(escape_markdown(answer.notice))
+        if not answer.answerable:
+            st.page_link("app/deals.py", label="Asking for a list of deals? The Deals page tables them all.",
+                         icon=":material/handshake:")
         seconds = answer.timings.get("total_s")
         meta = [f"answered by {answer.backend}"] + ([f"{seconds:.2f} s"] if seconds is not None else [])
         if answer.scope:

@@ -290,3 +290,16 @@ def test_pages_have_their_own_addresses() -> None:
     for path in ("chat", "documents", "deals", "evaluation"):
         assert f'url_path="{path}"' in source, f"no address for the {path} page"
 
+
+
+def test_a_refusal_under_a_filter_says_the_filter_was_on_and_points_to_the_deals_page(app: AppTest) -> None:
+    app.multiselect(key="filter_types").set_value(["policy"]).run()
+
+    ask(app, STAKE_QUESTION)
+
+    answer = turns(app)[0].answer
+    assert not answer.answerable, f"only the order is searched, which does not say it: {answer.text!r}"
+    notices = [unescape(i.value) for i in app.info]
+    assert any("limited by filters (types policy)" in n for n in notices), notices
+    found = [n for n in walk(app.main) if n.type == "page_link"]  # page links have no AppTest accessor
+    assert found and "Deals page" in found[0].proto.label, "no link to the Deals page under the refusal"
