@@ -303,3 +303,38 @@ def test_a_refusal_under_a_filter_says_the_filter_was_on_and_points_to_the_deals
     assert any("limited by filters (types policy)" in n for n in notices), notices
     found = [n for n in walk(app.main) if n.type == "page_link"]  # page links have no AppTest accessor
     assert found and "Deals page" in found[0].proto.label, "no link to the Deals page under the refusal"
+
+
+def test_the_pdf_dialog_offers_the_next_page_and_draws_it_unmarked(
+    store_dir: Path, fake_model: object, opened_stores: object, tmp_path: Path
+) -> None:
+    from ingest.pipeline import ingest_paths
+    from tests.app_fixtures import fake_embedder
+    from tests.builders import write_pdf, write_sidecar
+
+    (tmp_path / "extra").mkdir()
+    pdf = write_pdf(
+        tmp_path / "extra" / "niobium.pdf",
+        ["The niobium mine in Nebraska will cost $1.2 billion to build.", "Appendix: the site plan."],
+    )
+    write_sidecar(pdf, {"title": "Niobium filing", "doc_type": "filing"})
+    assert ingest_paths([pdf], Settings(), embedder=fake_embedder()).ok
+    at = fresh_session()
+    ask(at, "How much will the niobium mine in Nebraska cost to build?")
+    assert turns(at)[0].answer.citations[0].chunk.title == "Niobium filing", turns(at)[0].answer.text
+
+    click(at, "Show page 1")
+    [dialog] = dialogs(at)
+    assert "Page 1 of 2 · cited page" in dialog_text(dialog)
+    buttons = {b.label: b.disabled for b in walk(dialog) if b.type == "button"}
+    assert buttons == {"Previous page": True, "Next page": False}, buttons
+
+    # "Next page" reruns the dialog alone (a fragment), which AppTest does not replay; it keeps the page in the
+    # session like this (the browser test clicks it for real), and the dialog then draws that page unmarked.
+    chunk_id = turns(at)[0].answer.citations[0].chunk.chunk_id
+    at.session_state[f"pdf-page-{chunk_id}"] = 2
+    click(at, "Show page 1")
+
+    [dialog] = dialogs(at)
+    assert "Page 2 of 2" in dialog_text(dialog) and "cited page" not in dialog_text(dialog), dialog_text(dialog)
+    assert image_captions(dialog) == ["Page 2"], "page 2 holds no cited passage to mark"

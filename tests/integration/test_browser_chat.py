@@ -130,3 +130,43 @@ def test_no_page_fetches_anything_from_another_host(server: Server, page: object
     elsewhere = sorted({u for u in requests if urlsplit(u).scheme in ("http", "https", "ws", "wss")
                         and urlsplit(u).netloc != own})
     assert elsewhere == [], f"the page fetched from other hosts (offline it would fail): {elsewhere}"
+
+
+def test_the_page_view_steps_through_a_pdf_and_back_to_the_cited_page(
+    server: Server, page: object, tmp_path: Path
+) -> None:
+    from playwright.sync_api import Page, expect
+
+    from tests.builders import write_pdf
+
+    assert isinstance(page, Page)
+    pdf = write_pdf(
+        tmp_path / "niobium-filing.pdf",
+        ["The niobium mine in Nebraska will cost $1.2 billion to build.", "Appendix: the site plan of the mine."],
+        title="Niobium filing",
+    )
+    chat = open_chat(page, server.url)
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.locator("input[type=file]").set_input_files(str(pdf))
+    add = sidebar.get_by_role("button", name="Add to the corpus")
+    expect(add).to_be_visible(timeout=ANSWER_MS)
+    add.click()
+    expect(add).to_have_count(0, timeout=ANSWER_MS)
+
+    chat.fill("How much will the niobium mine in Nebraska cost to build?")  # type: ignore[attr-defined]
+    chat.press("Enter")  # type: ignore[attr-defined]
+    answer = page.get_by_test_id("stChatMessage").filter(has_text="Sources")
+    expect(answer).to_have_count(1, timeout=ANSWER_MS)
+    source = answer.get_by_test_id("stExpander").filter(has_text="Niobium filing").first
+    source.locator("summary").click()
+    source.get_by_role("button", name="Show page 1").click()
+
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Page 1 of 2", timeout=ANSWER_MS)
+    expect(dialog.get_by_text("the cited passage is marked")).to_be_visible()
+    dialog.get_by_role("button", name="Next page").click()
+    expect(dialog).to_contain_text("Page 2 of 2", timeout=ANSWER_MS)
+    expect(dialog.get_by_text("the cited passage is marked")).to_have_count(0)
+    expect(dialog.locator("img").first).to_be_visible()
+    dialog.get_by_role("button", name="Previous page").click()
+    expect(dialog).to_contain_text("Page 1 of 2 · cited page", timeout=ANSWER_MS)
