@@ -338,3 +338,28 @@ def test_the_pdf_dialog_offers_the_next_page_and_draws_it_unmarked(
     [dialog] = dialogs(at)
     assert "Page 2 of 2" in dialog_text(dialog) and "cited page" not in dialog_text(dialog), dialog_text(dialog)
     assert image_captions(dialog) == ["Page 2"], "page 2 holds no cited passage to mark"
+
+
+def test_the_original_address_of_a_cited_document_is_shown_and_listed(
+    store_dir: Path, fake_model: object, opened_stores: object, tmp_path: Path
+) -> None:
+    from ingest.pipeline import ingest_paths
+    from tests.app_fixtures import fake_embedder
+    from tests.builders import write_markdown, write_sidecar
+
+    (tmp_path / "extra").mkdir()
+    note = write_markdown(tmp_path / "extra" / "tin.md", "# Tin smelter\n\nThe tin smelter in Texas employs 75 people.\n")
+    write_sidecar(note, {"sources": ["https://example.gov/tin-smelter"], "publisher": "Example Office"})
+    assert ingest_paths([note], Settings(), embedder=fake_embedder()).ok
+    at = fresh_session()
+
+    ask(at, "How many people does the tin smelter in Texas employ?")
+
+    source = next(e for e in at.expander if unescape(e.label).startswith("[1] Tin smelter"))
+    links = [m.value for m in source.markdown if "Original:" in m.value]
+    assert links == ['Original: <a href="https://example.gov/tin-smelter" target="_blank" rel="noopener noreferrer">'
+                     "https://example.gov/tin-smelter</a>"], links
+    documents_page(at)
+    table = at.dataframe[0].value
+    row = table[table["title"] == "Tin smelter"].iloc[0]
+    assert (row["publisher"], row["url"]) == ("Example Office", "https://example.gov/tin-smelter"), row
