@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block, Node
 
@@ -62,6 +63,14 @@ def dialog_text(dialog: Block) -> str:
 def image_captions(node: Node) -> list[str]:
     """The caption of every image under ``node`` (an image without one gives "")."""
     return [img.caption for n in walk(node) if n.type == "image" for img in n.proto.imgs]
+
+
+@pytest.fixture
+def cleared_cache() -> Iterator[None]:
+    """For tests that start the app themselves: no Assistant cached by an earlier test (its store is closed)."""
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
 
 
 def fresh_session() -> AppTest:
@@ -306,7 +315,7 @@ def test_a_refusal_under_a_filter_says_the_filter_was_on_and_points_to_the_deals
 
 
 def test_the_pdf_dialog_offers_the_next_page_and_draws_it_unmarked(
-    store_dir: Path, fake_model: object, opened_stores: object, tmp_path: Path
+    store_dir: Path, fake_model: object, opened_stores: object, cleared_cache: None, tmp_path: Path
 ) -> None:
     from ingest.pipeline import ingest_paths
     from tests.app_fixtures import fake_embedder
@@ -341,7 +350,7 @@ def test_the_pdf_dialog_offers_the_next_page_and_draws_it_unmarked(
 
 
 def test_the_original_address_of_a_cited_document_is_shown_and_listed(
-    store_dir: Path, fake_model: object, opened_stores: object, tmp_path: Path
+    store_dir: Path, fake_model: object, opened_stores: object, cleared_cache: None, tmp_path: Path
 ) -> None:
     from ingest.pipeline import ingest_paths
     from tests.app_fixtures import fake_embedder

@@ -15,7 +15,7 @@ import pytest
 import streamlit as st
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
-from streamlit.testing.v1.element_tree import Block, DownloadButton
+from streamlit.testing.v1.element_tree import Block, Element
 
 from assistant.feedback import read_feedback
 from assistant.retrieval import Retriever
@@ -146,13 +146,15 @@ def metric(at: AppTest, label: str) -> str:
     return values[0]
 
 
-def export_button(at: AppTest) -> DownloadButton:
-    buttons = [b for b in at.download_button if b.label == "Export"]
-    assert len(buttons) == 1, f"expected one Export button: {[b.label for b in at.download_button]}"
+def export_button(at: AppTest) -> Element:
+    """By its proto: AppTest's DownloadButton wrapper (and ``at.download_button``) arrived after streamlit 1.53."""
+    found = list(at.get("download_button"))
+    buttons = [b for b in found if b.proto.label == "Export"]
+    assert len(buttons) == 1, f"expected one Export button: {[b.proto.label for b in found]}"
     return buttons[0]
 
 
-def download_data(button: DownloadButton, storages: list[MemoryMediaFileStorage]) -> str:
+def download_data(button: Element, storages: list[MemoryMediaFileStorage]) -> str:
     name = button.proto.url.rsplit("/", 1)[-1]
     assert storages, "AppTest created no media storage"
     return storages[-1].get_file(name).content.decode("utf-8")
