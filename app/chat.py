@@ -122,7 +122,8 @@ def chat_list(chats: ChatStore, convo: Conversation) -> None:
     for chat in chats.list()[:50]:
         label = escape_markdown(chat.title)
         if st.button(
-            label, key=f"chat-{chat.chat_id}", width="stretch", type="primary" if chat.chat_id == current else "tertiary",
+            label, key=f"chat-{chat.chat_id}", width="stretch",
+            type="primary" if chat.chat_id == current else "tertiary",
             help=f"{chat.turns} question(s), last {chat.updated_at[:16].replace('T', ' ')} UTC",
         ) and chat.chat_id != current:
             open_chat(chats, convo, chat.chat_id)

@@ -79,7 +79,9 @@ def upload_panel(assistant: Assistant) -> None:
         report = None
         if saved:
             report = run_ingest(
-                lambda cb: ingest_paths(saved, settings, store=assistant.store, embedder=assistant.embedder, on_progress=cb)
+                lambda cb: ingest_paths(
+                    saved, settings, store=assistant.store, embedder=assistant.embedder, on_progress=cb
+                )
             )
         st.session_state.last_upload = (report, problems)
         st.session_state.upload_round = st.session_state.get("upload_round", 0) + 1

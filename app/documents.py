@@ -43,7 +43,9 @@ def render() -> None:
     st.write("Re-read every document from its file and rebuild the indexes.")
     if st.button("Re-index all", icon=":material/refresh:"):
         report = run_ingest(
-            lambda cb: reindex_all(assistant.settings, store=assistant.store, embedder=assistant.embedder, on_progress=cb)
+            lambda cb: reindex_all(
+                assistant.settings, store=assistant.store, embedder=assistant.embedder, on_progress=cb
+            )
         )
         if report is not None:
             show_report(report)
@@ -108,7 +110,8 @@ def remove_panel(assistant: Assistant, records: list[DocumentRecord]) -> None:
             with assistant.store.writer_lock():
                 assistant.store.remove(pending)
             deleted = remove_upload(record.meta.source, assistant.settings.uploads_dir)
-            st.session_state.notice = f"Removed {titles[pending]}." + (" The uploaded file was deleted." if deleted else "")
+            gone = " The uploaded file was deleted." if deleted else ""
+            st.session_state.notice = f"Removed {titles[pending]}.{gone}"
         except PolicyQAError as exc:
             st.session_state.notice = str(exc)
         st.session_state.pop("confirm_remove", None)

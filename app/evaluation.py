@@ -80,7 +80,8 @@ def show_report(report: EvalReport) -> None:
     st.dataframe(
         [
             {"id": r.id, "kind": r.kind, "question": r.question, "rank": r.rank, "answered": r.answerable,
-             "expected": ", ".join(r.expected_docs) or "(should refuse)", "cited": ", ".join(dict.fromkeys(r.cited_docs)),
+             "expected": ", ".join(r.expected_docs) or "(should refuse)",
+             "cited": ", ".join(dict.fromkeys(r.cited_docs)),
              "facts": f"{r.facts_found}/{r.facts_total}", "seconds": round(r.seconds, 3)}
             for r in report.results
         ],

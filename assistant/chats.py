@@ -74,7 +74,8 @@ class ChatStore:
                 self._db.execute("INSERT INTO chats VALUES (?,?,?,?)", (chat_id, _title(turn.question), now, now))
             elif position == 0:
                 self._db.execute(
-                    "UPDATE chats SET title = ? WHERE chat_id = ? AND title = 'New chat'", (_title(turn.question), chat_id)
+                    "UPDATE chats SET title = ? WHERE chat_id = ? AND title = 'New chat'",
+                    (_title(turn.question), chat_id),
                 )
             self._db.execute(
                 "INSERT INTO turns VALUES (?,?,?,?)",

@@ -180,7 +180,8 @@ def conversation_markdown(turns: Sequence[Turn], *, title: str = "policyqa conve
     if sources:
         lines += ["## Sources", ""]
         for number, (c, quotes) in enumerate(sources, start=1):
-            meta = " \u00b7 ".join(x for x in (c.chunk.doc_type.value, c.chunk.published or "", Path(c.chunk.source).name) if x)
+            facts = (c.chunk.doc_type.value, c.chunk.published or "", Path(c.chunk.source).name)
+            meta = " \u00b7 ".join(x for x in facts if x)
             lines.append(f"{number}. {export_text(location(c.chunk))} ({export_text(meta)})")
             lines += [f"   > {export_text(q)}" for q in quotes]
         lines.append("")

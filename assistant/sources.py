@@ -96,7 +96,8 @@ def render_pdf_page(path: str | Path, page: int, marks: Sequence[str] = (), *, s
         image = Image.alpha_composite(image, overlay).convert("RGB")
         out = io.BytesIO()
         image.save(out, format="PNG", optimize=True)
-        return PageImage(png=out.getvalue(), page=page, pages=pages, marked=sum(1 for b in found if b), width=image.width,
+        marked = sum(1 for b in found if b)
+        return PageImage(png=out.getvalue(), page=page, pages=pages, marked=marked, width=image.width,
                          height=image.height)
     finally:
         document.close()
@@ -152,7 +153,7 @@ def section_view(chunk: StoredChunk, quotes: Sequence[tuple[int, int]] = ()) -> 
         return passage_only
     for section in raw.sections:
         start = chunk.start - section.offset
-        if 0 <= start and section.text[start : start + len(chunk.text)] == chunk.text:
+        if start >= 0 and section.text[start : start + len(chunk.text)] == chunk.text:
             break
     else:
         section = next((s for s in raw.sections if chunk.text in s.text), None)  # type: ignore[assignment]

@@ -408,7 +408,9 @@ def _print_deal_scores(expected_path: Path, offline: list[Deal], run: DealRun | 
 
 
 @main.command()
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the feedback as CSV here ('-' = stdout).")
+@click.option(
+    "--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the feedback as CSV here ('-' = stdout)."
+)
 def feedback(csv_path: str | None) -> None:
     """Thumbs up/down and comments given in the chat, one row per answer (the latest rating of each)."""
     from pathlib import Path

@@ -282,7 +282,8 @@ def test_evaluation_page_names_a_missing_question_set(app: AppTest, tmp_path: Pa
     app.text_input(key="eval_path").set_value(str(tmp_path / "none.yaml")).run()
     click(app, "Run the evaluation")
 
-    assert any("none.yaml: question set not found" in unescape(e.value) for e in app.error), [e.value for e in app.error]
+    errors = [unescape(e.value) for e in app.error]
+    assert any("none.yaml: question set not found" in e for e in errors), errors
 
 
 @pytest.mark.parametrize("page", ["app/chat.py", "app/documents.py", "app/deals.py", "app/evaluation.py"])
@@ -357,7 +358,8 @@ def test_the_original_address_of_a_cited_document_is_shown_and_listed(
     from tests.builders import write_markdown, write_sidecar
 
     (tmp_path / "extra").mkdir()
-    note = write_markdown(tmp_path / "extra" / "tin.md", "# Tin smelter\n\nThe tin smelter in Texas employs 75 people.\n")
+    body = "# Tin smelter\n\nThe tin smelter in Texas employs 75 people.\n"
+    note = write_markdown(tmp_path / "extra" / "tin.md", body)
     write_sidecar(note, {"sources": ["https://example.gov/tin-smelter"], "publisher": "Example Office"})
     assert ingest_paths([note], Settings(), embedder=fake_embedder()).ok
     at = fresh_session()

@@ -14,7 +14,8 @@ def make_answer(question_word: str = "stake") -> Answer:
     chunk = StoredChunk(
         chunk_id="trilogy:00000", doc_id="trilogy", index=0, text=TEXT, page=3, start=10, end=10 + len(TEXT),
         headings=("Trilogy", "Stake"), title="Trilogy Metals stake", doc_type=DocType.ARTICLE,
-        published="2025-10-06", source="/corpus/trilogy.pdf", context="Trilogy", tags=("alaska",), dates=("2025-10-06",),
+        published="2025-10-06", source="/corpus/trilogy.pdf", context="Trilogy", tags=("alaska",),
+        dates=("2025-10-06",),
     )
     end = TEXT.index(".") + 1
     citation = Citation(number=1, passage=Passage(chunk=chunk, score=0.8, dense_rank=1), quote_start=0, quote_end=end)

@@ -43,7 +43,7 @@ def test_headings_become_the_heading_path_of_each_section(tmp_path: Path) -> Non
     assert by_text["The plant costs $120 million."] == ("Gallium supply memo", "Costs"), by_text
     assert loaded.meta.title == "Gallium supply memo" and loaded.meta.publisher == "Office of Supply", loaded.meta
     plants = next(s for s in loaded.sections if s.headings == ("Gallium supply memo", "Plants"))
-    assert "Plant | Jobs\nOhio | 300" in plants.text, f"the table should stay in its section, a row per line: {plants.text!r}"
+    assert "Plant | Jobs\nOhio | 300" in plants.text, f"the table stays in its section, a row per line: {plants.text!r}"
 
 
 def test_a_file_that_is_not_a_word_document_fails_in_one_line(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ README = ROOT / "README.md"
 def test_the_readme_configuration_table_is_generated_from_settings() -> None:
     text = README.read_text(encoding="utf-8")
 
-    assert with_table(text) == text, "README.md's table differs from Settings: run python -m policyqa.settings_doc README.md"
+    assert with_table(text) == text, "README table != Settings: run python -m policyqa.settings_doc README.md"
 
 
 def test_the_table_has_one_row_per_setting_with_its_default() -> None:

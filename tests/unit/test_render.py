@@ -158,7 +158,8 @@ def test_conversation_markdown_exports_questions_queries_and_quoted_citations() 
 def test_conversation_markdown_has_no_backslashes_in_plain_prose_and_one_numbered_source_list() -> None:
     loan = chunk()
     other = chunk("Northwind Minerals will build a refinery in Ohio.", doc_id="refinery", title="Refinery")
-    first, second = "The Department of Energy lent Northwind Minerals $250 million.", "The loan was announced on June 16, 2025."
+    first = "The Department of Energy lent Northwind Minerals $250 million."
+    second = "The loan was announced on June 16, 2025."
     one = Answer(
         text=f"{first} [1] {second} [1]", citations=(cite(1, loan, first), cite(1, loan, second)), answerable=True,
         query="How much?",
