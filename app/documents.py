@@ -6,10 +6,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from app.citations import document_line
 from app.common import assistant_or_stop, corpus_metrics, run_ingest, show_report, upload_panel
 from assistant import Assistant
-from assistant.render import escape_markdown, marked_html
+from assistant.render import escape_markdown, location, marked_html
 from ingest.pipeline import ingest_paths
 from ingest.reindex import reindex_all
 from ingest.uploads import remove_upload
@@ -81,7 +80,7 @@ def preview(assistant: Assistant, records: list[DocumentRecord]) -> None:
         for chunk_id in ids:
             chunk = chunks.get(chunk_id)
             if chunk is not None:
-                st.caption(escape_markdown(document_line(chunk)))
+                st.caption(escape_markdown(location(chunk)))
                 st.markdown(f"<div class='policyqa-passage'>{marked_html(chunk.text)}</div>", unsafe_allow_html=True)
         if record.chunk_count > len(ids):
             st.caption(f"… and {record.chunk_count - len(ids)} more passages.")
