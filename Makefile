@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8501
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast test-lowest install ingest app browser-deps clean
+.PHONY: run test test-fast test-lowest install ingest app browser-deps postgres-deps clean
 
 run: ingest app
 
@@ -29,8 +29,8 @@ app: install
 	HF_HUB_OFFLINE=1 $(BIN)/streamlit run streamlit_app.py --server.address $(HOST) --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
-# Every tier runs: unit, integration, a real Chroma server, the real model, the eval set, the browser.
-test: install browser-deps
+# Every tier runs: unit, integration, a real Chroma server, PostgreSQL, the real model, the eval set, the browser.
+test: install browser-deps postgres-deps
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest --all-tiers $(PYTEST_ARGS)
 
 test-fast: install
@@ -41,6 +41,13 @@ browser-deps:
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will be skipped"; \
 		else echo "chromium not found and cannot be installed here: browser tests will be skipped"; fi; }
+
+# The shared-catalog tier starts its own throwaway PostgreSQL (tests/conftest.py) from Debian's server programs.
+postgres-deps:
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			(apt-get update -qq && apt-get install -y -qq postgresql >/dev/null) || echo "postgresql not installed: postgres tests will be skipped"; \
+		else echo "PostgreSQL not found and cannot be installed here: postgres tests will be skipped"; fi; }
 
 clean:
 	rm -rf $(VENV) .policyqa .pytest_cache

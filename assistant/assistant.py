@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from assistant.deals.answer import DealAnswerer
 from assistant.extractive import ExtractiveAnswerer
 from assistant.retrieval import Reranker, Retriever
 from assistant.rewrite import QueryRewriter, RuleRewriter, changes_subject
@@ -80,6 +81,7 @@ class Assistant:
             reranker = CrossEncoderReranker(settings.reranker_model)
         self.store = store
         self.embedder = embedder
+        self.deals = DealAnswerer(store)
         self.retriever = Retriever(store, embedder, settings, reranker=reranker)
         offline = ExtractiveAnswerer(embedder, settings, term_counts=store.term_counts)
         rules = RuleRewriter()
@@ -153,17 +155,26 @@ class Assistant:
             return
         query = clean_question(query)[0] if query and query.strip() else rewriter.rewrite(text, history)
         rewritten = time.perf_counter()
+        # A list or comparison question about deals is answered from the deal table (the whole corpus's, so not
+        # when the search is filtered).
+        if (filters is None or filters.empty) and (table := self._deal_table_answer(text, query)) is not None:
+            yield table.text
+            yield dataclasses.replace(table, notice=notice, timings={"total_s": time.perf_counter() - started})
+            return
         # A follow-up that names a new subject ("What about X?") is not about the documents cited so far.
         prefer = _recent_docs(history) if query != text and not changes_subject(text) else ()
         frame = parse_timeframe(text, reference_year=self._reference_year(), event_date=self._event_date)
         asked = text
         if frame.event:
-            # "before the Ambler Road decision" dates the question; the event is not what it asks about.
+            # "before the Northgate Road decision" dates the question; the event is not what it asks about.
             asked, query = frame.strip_event(text), frame.strip_event(query)
-        vector = self.embedder.encode([query])[0]
+        rewritten_query = query != asked and bool(history)
+        vectors = self.embedder.encode([query, asked] if rewritten_query else [query])
+        vector = vectors[0]
         passages = self.retriever.search(
             query, filters, query_vector=vector, prefer_docs=prefer,
             prefer=Filters(date_from=frame.date_from, date_to=frame.date_to),
+            also=(asked, vectors[1]) if rewritten_query else None,
         )
         scope = _describe(frame)
         if frame.prefer_latest:
@@ -184,9 +195,19 @@ class Assistant:
             "answer_s": finished - retrieved,
             "total_s": finished - started,
         }
+        # A missing or emptied index still gives an answer (from the other index); the answer says so.
+        notices = [n for n in (answer.notice or notice, self.store.index_notice()) if n]
         yield dataclasses.replace(
-            answer, timings=timings, notice=answer.notice or notice, passages=tuple(passages), scope=scope
+            answer, timings=timings, notice=" ".join(notices) or None,
+            # The answerer's order (by best sentence), unless the question asked for the newest first.
+            passages=tuple(passages) if frame.prefer_latest else answer.passages or tuple(passages),
+            scope=scope,
         )
+
+    def _deal_table_answer(self, text: str, query: str) -> Answer | None:
+        """The deal table's answer to a list or comparison question (the question, else its standalone rewrite),
+        or None; the table is read once per state of the corpus."""
+        return self.deals.answer(text) or (self.deals.answer(query) if query != text else None)
 
     def _reference_year(self) -> int:
         """The year a month without one refers to: that of the newest document, else this year."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import zlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,6 +17,12 @@ Kind = Literal["fact", "comparison", "date", "multi-document", "follow-up", "una
 KINDS: tuple[str, ...] = (
     "fact", "comparison", "date", "multi-document", "follow-up", "unanswerable", "time", "acronym"
 )
+NOT_IN_CORPUS = "NOT IN CORPUS"
+# The kinds of the JSON Lines sets (minerals-dev, sec-10q) in this module's vocabulary.
+_JSONL_KINDS = {
+    "single-doc": "fact", "multi-doc": "multi-document", "follow-up": "follow-up", "unanswerable": "unanswerable",
+    "single-doc rag": "fact", "multi-doc rag": "multi-document",
+}
 
 _KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -35,6 +43,10 @@ class EvalQuestion(BaseModel):
     expected_docs: list[str] = Field(default_factory=list)
     facts: list[str] = Field(default_factory=list)
     follows: str | None = None
+    # Verbatim passages that hold the answer (one per document the answer needs): when given, a retrieved or
+    # cited passage counts as a hit only if it holds one of them (the word 5-gram rule of assistant.evaluation).
+    evidence: list[str] = Field(default_factory=list)
+    standalone: str | None = None  # a follow-up rewritten to stand alone (for rewriter checks)
 
     @field_validator("id")
     @classmethod
@@ -65,7 +77,7 @@ class EvalQuestion(BaseModel):
             raise ValueError("a follow-up question needs 'follows' (the id of the previous turn)")
         if self.kind != "follow-up" and self.follows is not None:
             raise ValueError(f"only follow-up questions may have 'follows' (kind is {self.kind!r})")
-        if self.kind == "unanswerable" and (self.expected_docs or self.facts):
+        if self.kind == "unanswerable" and (self.expected_docs or self.facts or self.evidence):
             raise ValueError("an unanswerable question must have empty expected_docs and facts")
         if self.kind != "unanswerable" and not self.expected_docs:
             raise ValueError("an answerable question needs at least one expected doc")
@@ -74,6 +86,17 @@ class EvalQuestion(BaseModel):
     @property
     def answerable(self) -> bool:
         return self.kind != "unanswerable"
+
+    @property
+    def split(self) -> str:
+        """The half a question belongs to: an id ending in an odd number tunes, an even one checks; an id without a
+        number goes by the parity of its CRC-32 (a stable coin toss).
+
+        The rule is fixed once for every set, so that thresholds fit on "tune" are reported on "check".
+        """
+        digits = re.search(r"(\d+)$", self.id)
+        number = int(digits.group(1)) if digits else zlib.crc32(self.id.encode("utf-8"))
+        return "tune" if number % 2 == 1 else "check"
 
 
 class QuestionSet(BaseModel):
@@ -145,8 +168,41 @@ def _describe(error: ValidationError, raw: dict[str, Any]) -> str:
     return f"{where}{message}{more}"
 
 
+def _from_jsonl(text: str, path: Path) -> dict[str, Any]:
+    """The JSON Lines sets (one question a line: ``question``, ``doc``/``source_docs``, ``evidence``,
+    ``supporting``, ``follows``, ``reference_answer`` = "NOT IN CORPUS" when unanswerable) as a YAML-shaped set."""
+    questions: list[dict[str, Any]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: line {number} is not JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise ConfigError(f"{path}: line {number} is not a JSON object")
+        unanswerable = row.get("reference_answer") == NOT_IN_CORPUS
+        raw_kind = str(row.get("kind") or row.get("question_type") or "single-doc").lower()
+        kind = "unanswerable" if unanswerable else "follow-up" if row.get("follows") else _JSONL_KINDS.get(raw_kind, "fact")
+        docs = [row["doc"]] if row.get("doc") else list(row.get("source_docs") or [])
+        evidence = [row["evidence"]] if row.get("evidence") else []
+        for extra in row.get("supporting") or []:
+            if extra.get("doc") and extra["doc"] not in docs:
+                docs.append(extra["doc"])
+            if extra.get("evidence"):
+                evidence.append(extra["evidence"])
+        item: dict[str, Any] = {"id": row.get("id"), "kind": kind, "question": row.get("question", "")}
+        if not unanswerable:
+            item |= {"expected_docs": docs, "evidence": evidence}
+        if row.get("follows"):
+            item |= {"follows": row["follows"], "standalone": row.get("standalone_question")}
+        questions.append(item)
+    return {"version": 1, "questions": questions}
+
+
 def load_question_set(path: str | Path) -> QuestionSet:
-    """Read and validate a question set; every failure is a one-line ConfigError naming the file."""
+    """Read and validate a question set (YAML, or JSON Lines as in ``minerals-dev``); every failure is a one-line
+    ConfigError naming the file."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -155,6 +211,12 @@ def load_question_set(path: str | Path) -> QuestionSet:
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ConfigError(f"{path}: cannot read question set ({reason})") from None
+    if path.suffix == ".jsonl":
+        raw = _from_jsonl(text, path)
+        try:
+            return QuestionSet.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError(f"{path}: {_describe(exc, raw)}") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

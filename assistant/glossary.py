@@ -5,30 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-# Each group names one thing; any member found in a question brings the others into the search.
-GROUPS: tuple[tuple[str, ...], ...] = (
-    ("DoD", "Department of Defense", "Defense Department", "Department of War", "Pentagon"),
-    ("DOE", "Department of Energy", "Energy Department"),
-    ("DOI", "Department of the Interior", "Interior Department"),
-    ("DPA", "Defense Production Act"),
-    ("DPA Title III", "Title III of the Defense Production Act"),
-    ("NdPr", "neodymium-praseodymium"),
-    ("NdFeB", "neodymium-iron-boron"),
-    ("FAST-41", "FAST-41 transparency", "Fixing America's Surface Transportation Act"),
-    ("USGS", "U.S. Geological Survey", "Geological Survey"),
-    ("ATVM", "Advanced Technology Vehicles Manufacturing"),
-    ("DFC", "Development Finance Corporation"),
-    ("EXIM", "Export-Import Bank"),
-    ("OSC", "Office of Strategic Capital"),
-    ("LPO", "Loan Programs Office"),
-    ("Section 232", "Section 232 investigation", "national-security review of imports"),
-    ("EO", "Executive Order"),
-    ("GM", "General Motors"),
-    ("LAC", "Lithium Americas"),
-    ("MP", "MP Materials"),
-    ("TMQ", "Trilogy Metals"),
-    ("rare earths", "rare-earth", "rare earth elements"),
-)
+from policyqa.vocabulary import vocabulary
+
+# Each group names one thing; any member found in a question brings the others into the search. The groups come
+# from the vocabulary data file (the field's terms, which a user can edit); no corpus's names are written here.
+GROUPS: tuple[tuple[str, ...], ...] = vocabulary().aliases
 
 _INDEX: dict[str, tuple[str, ...]] = {}
 for _group in GROUPS:

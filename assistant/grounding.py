@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ingest.chunking import split_units
+from policyqa.text import MONTH_NAMES
 from policyqa.types import Citation, Passage, SupportReport
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 _MARKERS = re.compile(r"\s*((?:\[\d+\])+)")
 _ONE_MARKER = re.compile(r"\[(\d+)\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_MONTHS = "January February March April May June July August September October November December".split()
+_MONTHS = list(MONTH_NAMES)
 # Case-sensitive: month names are capitalised (or all caps in filings); a lowercase "may" is the verb.
 _MONTH = re.compile(r"\b(" + "|".join(_MONTHS + [m.upper() for m in _MONTHS]) + r")\b")
 # "Sentence. [1] Next" and "Sentence.[1] Next": markers after the full stop still belong to the sentence before

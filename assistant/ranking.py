@@ -61,11 +61,13 @@ def diversify(
     k: int,
     lambda_: float = 0.7,
     group_penalty: float = 0.15,
+    free_per_group: int = 0,
 ) -> list[T]:
     """Maximal marginal relevance over word overlap, plus a penalty per item already taken from a group.
 
     ``relevance`` is normalised to [0, 1] here; the group penalty keeps one document from filling every slot
-    when others are relevant, without excluding it when it is the only good source.
+    when others are relevant, without excluding it when it is the only good source. The first
+    ``free_per_group`` items of a group pay no penalty.
     """
     if not items:
         return []
@@ -78,7 +80,7 @@ def diversify(
     while remaining and len(chosen) < k:
         def gain(i: int) -> float:
             redundancy = max((jaccard(words[i], words[j]) for j in chosen), default=0.0)
-            return lambda_ * rel[i] - (1 - lambda_) * redundancy - group_penalty * taken.get(group(items[i]), 0)
+            return lambda_ * rel[i] - (1 - lambda_) * redundancy - group_penalty * max(0, taken.get(group(items[i]), 0) - free_per_group)
 
         best = max(remaining, key=gain)
         chosen.append(best)

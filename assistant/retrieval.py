@@ -58,12 +58,15 @@ class Retriever:
         query_vector: Sequence[float] | None = None,
         prefer_docs: Sequence[str] = (),
         prefer: Filters | None = None,
+        also: tuple[str, Sequence[float]] | None = None,
     ) -> list[Passage]:
         """The ``k`` best passages for ``query``: fused, near-duplicates collapsed, one document not hogging.
 
         ``prefer_docs`` (the documents a conversation has been citing) adds a third ranking, searched within
         those documents only, so a follow-up finds the passage in the document it is about. ``prefer`` (the
         question's time range) adds rankings restricted to it: passages in range rise, others still count.
+        ``also`` (a follow-up as typed, with its vector) adds its own two rankings at ``follow_up_weight``: what the
+        question says by itself still counts when the conversation's words pull elsewhere.
         """
         k = k or self.settings.retrieval_k
         n = self.settings.candidate_k
@@ -75,7 +78,7 @@ class Retriever:
         dense_ids = [cid for cid, _ in dense]
         lexical_ids = [cid for cid, _ in lexical]
         rankings = [dense_ids, lexical_ids]
-        weights = [1.0, 1.0]
+        weights = [1.0, self.settings.lexical_weight]
         base = filters or Filters()
 
         def rank_within(narrowed: Filters, weight: float) -> None:
@@ -84,6 +87,10 @@ class Retriever:
             rankings.append([cid for cid, _ in self.store.lexical_search(lexical_query, n, narrowed)])
             weights.extend((weight, weight))
 
+        if also is not None:
+            rankings.append([cid for cid, _ in self.store.dense_search(also[1], n, filters)])
+            rankings.append([cid for cid, _ in self.store.lexical_search(expand_query(also[0]), n, filters)])
+            weights.extend((self.settings.follow_up_weight, self.settings.follow_up_weight))
         hint = None if filters and filters.doc_ids else self.filing_hints().match(query)
         if hint is not None:
             rank_within(dataclasses.replace(base, doc_ids=hint.doc_ids), HINT_WEIGHT)
@@ -95,7 +102,7 @@ class Retriever:
                 date_from=max(filter(None, (prefer.date_from, base.date_from)), default=None),
                 date_to=min(filter(None, (prefer.date_to, base.date_to)), default=None),
             )
-            rank_within(narrowed, 1.0)
+            rank_within(narrowed, self.settings.time_weight)
         fused = fuse_rankings(rankings, k=self.settings.rrf_k, weights=weights)
         chunks = self.store.get_chunks(list(fused))
         dense_rank = {cid: i for i, cid in enumerate(dense_ids, start=1)}
@@ -123,6 +130,9 @@ class Retriever:
             lambda p: p.chunk.text,
             lambda p: p.chunk.doc_id,
             k=k,
+            lambda_=self.settings.mmr_lambda,
+            group_penalty=self.settings.doc_penalty,
+            free_per_group=2,
         )
 
     def filing_hints(self) -> FilingHints:

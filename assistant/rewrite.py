@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Protocol
 
+from policyqa.text import MONTH_NAMES
 from policyqa.types import Turn
 
 
@@ -46,7 +47,7 @@ _STOP = _QUESTION_WORDS | frozenset(
 
 _GENERIC_NAMES = frozenset(
     {"u.s", "us", "the", "department", "government", "president", "the department", "united states", "america"}
-    | set("january february march april may june july august september october november december".split())
+    | {m.lower() for m in MONTH_NAMES}
 )
 
 
@@ -85,16 +86,26 @@ def is_follow_up(question: str) -> bool:
     return len(content_words(question)) <= 1
 
 
+# "that route", "this order", "the same memo", "the two companies": a phrase pointing back at what was discussed,
+# even in a question that names something of its own ("How much of that route crosses BLM land?").
+_POINTS_BACK = re.compile(
+    r"\b(?:that|this|these|those|the same|the two|the three|both|either|such)\s+(?!is\b|was\b|are\b|were\b)[a-z]",
+    re.IGNORECASE,
+)
+MAX_TOPIC_WORDS = 8
+
+
 class RuleRewriter:
     """Offline follow-up resolution: replaces the subject for 'what about X?', otherwise appends the
-    entities (and, for very short questions, the topic words) of the previous standalone query."""
+    entities of the previous standalone query, the names its answer gave, and its topic words."""
 
     def rewrite(self, question: str, history: Sequence[Turn]) -> str:
         question = question.strip()
         if not history or not is_follow_up(question):
             return question
-        if entities(question) and not changes_subject(question):
-            # It names its own subject ("Where is Korea Zinc building its refinery?"): nothing to carry.
+        points_back = bool(_POINTS_BACK.search(question))
+        if entities(question) and not changes_subject(question) and not points_back:
+            # It names its own subject ("Where is Northwind Minerals building its refinery?"): nothing to carry.
             return question
         previous = history[-1].answer.query or history[-1].question
         previous_entities = entities(previous)
@@ -105,8 +116,8 @@ class RuleRewriter:
                 main = previous_entities[0]
                 return previous.replace(main, subject, 1)
             return f"{previous} {subject}"
-        # The chain's subject persists through the standalone queries; the topic comes from the last
-        # question as asked, and the names the last answer gave ("the Ambler Road") are what "it" means.
+        # The chain's subject persists through the standalone queries; the names the last answer gave ("the
+        # Northgate Road") are what "it" means; the topic words of the last query say what was being asked about.
         answer_entities = [e for e in entities(history[-1].answer.text) if e not in previous_entities][:2]
         carried: list[str] = []
         for e in [*previous_entities, *answer_entities]:
@@ -115,10 +126,10 @@ class RuleRewriter:
                 continue
             carried.append(e.removesuffix("'s"))
         extra = " ".join(carried)
-        if len(content_words(question)) <= 2:
-            topic = [
-                w for w in content_words(history[-1].question)
-                if w not in extra and w.lower() not in question.lower()
-            ]
-            extra = " ".join([*carried, *topic])
+        asked = {w.lower() for w in content_words(question)}
+        topic = [
+            w for w in dict.fromkeys(content_words(previous))
+            if w.lower() not in asked and w.lower() not in extra.lower() and w.lower() not in _GENERIC_NAMES
+        ][:MAX_TOPIC_WORDS]
+        extra = " ".join([*carried, *topic])
         return f"{question} {extra}".strip() if extra else question

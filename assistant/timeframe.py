@@ -1,4 +1,4 @@
-"""Time words in a question ("in 2025", "since July", "latest", "before the Ambler Road decision") as filters."""
+"""Time words in a question ("in 2025", "since July", "latest", "before the Northgate Road decision") as filters."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from policyqa.text import MONTH_NUMBER
 from policyqa.types import Filters
 
-_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
+_MONTHS = MONTH_NUMBER
 _MONTH = "(" + "|".join(_MONTHS) + ")"
 _IN_YEAR = re.compile(r"\b(?:in|during|throughout)\s+((?:19|20)\d{2})\b", re.I)
 _IN_MONTH = re.compile(rf"\b(?:in|during)\s+{_MONTH}(?:\s+((?:19|20)\d{{2}}))?\b", re.I)
@@ -31,7 +32,7 @@ class TimeFrame:
     date_to: str | None = None
     prefer_latest: bool = False
     phrase: str = ""  # the words that set it, for the UI ("since July 2025")
-    event: str = ""  # "before the Ambler Road decision", when an event dated the question
+    event: str = ""  # "before the Northgate Road decision", when an event dated the question
 
     def strip_event(self, text: str) -> str:
         """``text`` without the event phrase, which dates the question rather than stating its subject."""
@@ -52,7 +53,7 @@ def _month_bounds(year: int, month: int) -> tuple[dt.date, dt.date]:
 def parse_timeframe(question: str, *, reference_year: int, event_date: EventDate | None = None) -> TimeFrame:
     """Read the time words of ``question``; a month without a year means ``reference_year``.
 
-    ``event_date`` looks up when a named event happened ("the Ambler Road decision"), if given.
+    ``event_date`` looks up when a named event happened ("the Northgate Road decision"), if given.
     """
     date_from: dt.date | None = None
     date_to: dt.date | None = None

@@ -25,7 +25,16 @@ def _hidden(path: Path, root: Path) -> bool:
     return any(part.startswith((".", "_")) for part in path.relative_to(root).parts)
 
 
+def _outside(path: Path, root: Path) -> bool:
+    """Whether ``path`` is a symbolic link (or lies under one) that leads out of ``root``."""
+    try:
+        return not path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # a loop of links
+        return True
+
+
 def discover(paths: Iterable[str | Path]) -> Discovery:
+    """The supported files under ``paths``; symbolic links that lead out of a given folder are not followed."""
     files: dict[Path, None] = {}
     skipped: list[tuple[str, str]] = []
     missing: list[str] = []
@@ -46,8 +55,14 @@ def discover(paths: Iterable[str | Path]) -> Discovery:
     for given in paths:
         path = Path(given).expanduser()
         if path.is_dir():
+            root = path.resolve()
             for child in sorted(path.rglob("*")):
-                if child.is_file() and not _hidden(child, path):
+                if _hidden(child, path):
+                    continue
+                if child.is_symlink() and _outside(child, root):
+                    kind = "folder" if child.is_dir() else "file"
+                    skipped.append((str(child), f"symbolic link to a {kind} outside {path}; not followed"))
+                elif child.is_file():
                     consider(child, explicit=False)
         elif path.is_file():
             consider(path, explicit=True)

@@ -8,8 +8,10 @@ import json
 import logging
 import os
 import re
+import socket
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -160,7 +162,7 @@ def fetch_sources(
         sources_file: YAML with a ``documents:`` list (see ``load_sources``).
         dest: folder for the files, their sidecars and the cache index (created when missing).
         user_agent: sent with every request; SEC EDGAR requires a contact address in it.
-        timeout: seconds to wait for the connection and for each read.
+        timeout: seconds one attempt may take in all: connecting, and receiving the headers and the whole body.
         retries: further attempts after connection errors, timeouts, 429 and 5xx.
         backoff_s: delay before the first retry; it doubles with each further one.
         max_mb: larger responses are refused (None = no limit).
@@ -215,6 +217,45 @@ def _url_stem(url: str) -> str:
     parts = urlsplit(url)
     last = unquote(parts.path.rstrip("/").rpartition("/")[2])
     return slugify(Path(last).stem) or slugify(parts.hostname or "") or "document"
+
+
+@dataclass(frozen=True, slots=True)
+class _Retry:
+    """An attempt the server asked to repeat (429, 5xx)."""
+
+    problem: str
+    retry_after: float | None
+
+
+class _Attempt(threading.Thread):
+    """Runs one request in a daemon thread, keeping its response so the caller can close it at a deadline."""
+
+    def __init__(self, work: Callable[[dict[str, Any]], Any]) -> None:
+        super().__init__(daemon=True, name="policyqa-fetch")
+        self._work = work
+        self._box: dict[str, Any] = {}
+
+    def run(self) -> None:
+        try:
+            self._box["result"] = self._work(self._box)
+        except BaseException as exc:  # handed to the caller, which handles it as if raised there
+            self._box["error"] = exc
+
+    def abandon(self) -> None:
+        """Shut the response's socket, so a body still being read ends; ``close()`` would wait for that read."""
+        raw = getattr(self._box.get("response"), "raw", None)
+        connection = getattr(raw, "connection", None) or getattr(raw, "_connection", None)
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def outcome(self) -> Any:
+        if "error" in self._box:
+            raise self._box["error"]
+        return self._box["result"]
 
 
 class _Fetcher:
@@ -292,17 +333,10 @@ class _Fetcher:
             retry_after: float | None = None
             problem = ""
             try:
-                with self.session.get(url, headers=headers, timeout=self.timeout, stream=True) as response:
-                    if response.status_code in _RETRY_STATUSES:
-                        problem = f"HTTP {response.status_code} {response.reason or ''}".strip()
-                        retry_after = _retry_after(response.headers.get("Retry-After"))
-                    elif response.status_code == 304:
-                        return response, b""
-                    elif not 200 <= response.status_code < 300:
-                        raise _FetchFailed(f"{url}: HTTP {response.status_code} {response.reason or ''}".strip())
-                    else:
-                        _reject_non_document(response.headers.get("Content-Type", ""), url)
-                        return response, self._read_body(url, response)
+                result = self._attempt_within_deadline(url, headers)
+                if isinstance(result, tuple):
+                    return result
+                problem, retry_after = result.problem, result.retry_after
             except requests.Timeout:
                 problem = f"timed out after {self.timeout:g} s"
             except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
@@ -322,6 +356,36 @@ class _Fetcher:
             log.info("%s: %s; retrying in %.2f s (%d of %d)", url, problem, delay, attempt, self.retries)
             time.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt_within_deadline(self, url: str, headers: dict[str, str]) -> tuple[requests.Response, bytes] | _Retry:
+        """One GET that ends within ``timeout`` seconds in all, however slowly the server sends.
+
+        requests' timeout bounds each socket read, so a server sending a byte every few seconds never trips it.
+        The attempt runs in a daemon thread instead; at the deadline its socket is shut (which ends a body being
+        read) and a thread still waiting for headers is left to end with the server or the process.
+        """
+        attempt = _Attempt(lambda box: self._attempt(url, headers, box))
+        attempt.start()
+        attempt.join(self.timeout)
+        if attempt.is_alive():
+            attempt.abandon()
+            raise requests.Timeout(f"no complete response within {self.timeout:g} s")
+        return attempt.outcome()
+
+    def _attempt(
+        self, url: str, headers: dict[str, str], box: dict[str, Any]
+    ) -> tuple[requests.Response, bytes] | _Retry:
+        with self.session.get(url, headers=headers, timeout=self.timeout, stream=True) as response:
+            box["response"] = response
+            if response.status_code in _RETRY_STATUSES:
+                problem = f"HTTP {response.status_code} {response.reason or ''}".strip()
+                return _Retry(problem, _retry_after(response.headers.get("Retry-After")))
+            if response.status_code == 304:
+                return response, b""
+            if not 200 <= response.status_code < 300:
+                raise _FetchFailed(f"{url}: HTTP {response.status_code} {response.reason or ''}".strip())
+            _reject_non_document(response.headers.get("Content-Type", ""), url)
+            return response, self._read_body(url, response)
 
     def _read_body(self, url: str, response: requests.Response) -> bytes:
         declared = response.headers.get("Content-Length", "")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from ingest.bounded_yaml import YamlRefused, load_bounded_yaml
 from policyqa.errors import LoadError
 from policyqa.types import DocType, DocumentMeta
 
@@ -56,8 +57,12 @@ def read_sidecar(path: Path) -> dict[str, object]:
     sidecar = sidecar_path(path)
     if not sidecar.is_file():
         return {}
+    if sidecar.is_symlink() and not sidecar.resolve().is_relative_to(sidecar.parent.resolve()):
+        raise LoadError(f"{sidecar.name}: symbolic link to a file outside the folder; not followed")
     try:
-        data = yaml.safe_load(sidecar.read_text(encoding="utf-8-sig"))
+        data = load_bounded_yaml(sidecar.read_text(encoding="utf-8-sig"))
+    except YamlRefused as exc:
+        raise LoadError(f"{sidecar.name}: metadata sidecar refused ({exc})") from None
     except OSError as exc:
         raise LoadError(f"{sidecar.name}: cannot read the metadata sidecar ({exc.strerror or exc})") from exc
     except UnicodeDecodeError as exc:

@@ -21,8 +21,8 @@ from ingest.discover import discover
 from ingest.loaders import PDF_SUFFIXES
 from ingest.metadata import content_hash_of
 from ingest.parsing import failure_message, load_file
-from policyqa.errors import PolicyQAError
-from policyqa.store import CorpusStore, open_store
+from policyqa.errors import PolicyQAError, StoreDamaged, StoreFull, StoreReadOnly
+from policyqa.store import CorpusStore, files, open_store
 from policyqa.types import (
     Chunk,
     DocumentMeta,
@@ -91,24 +91,33 @@ class _Batcher:
         begun: list[tuple[DocumentMeta, list[Chunk]]] = []
         rows: list[int] = []
         offset = 0
-        for meta, chunks in waiting:
-            try:
-                self.store.begin_document(meta)
-                begun.append((meta, chunks))
-                rows.extend(range(offset, offset + len(chunks)))
-            except PolicyQAError as exc:
-                self.failed[meta.doc_id] = f"{Path(meta.source).name}: {exc}"
-            offset += len(chunks)
         try:
-            # One write for all the queued documents: a store call per small document costs more than its embedding.
-            if rows and vectors is not None:
-                self.store.add_documents(begun, vectors if len(rows) == len(vectors) else vectors[rows])
-        except PolicyQAError as exc:
-            for meta, _ in begun:
-                self.failed[meta.doc_id] = f"{Path(meta.source).name}: {exc}"
-            begun = []
-        for meta, chunks in begun:
-            self.store.finish_document(meta.doc_id, len(chunks))
+            for meta, chunks in waiting:
+                try:
+                    self.store.begin_document(meta)
+                    begun.append((meta, chunks))
+                    rows.extend(range(offset, offset + len(chunks)))
+                except _STORE_FAULTS:
+                    raise
+                except PolicyQAError as exc:
+                    self.failed[meta.doc_id] = f"{Path(meta.source).name}: {exc}"
+                offset += len(chunks)
+            try:
+                # One write for all the queued documents: a store call per small document costs more than its embedding.
+                if rows and vectors is not None:
+                    self.store.add_documents(begun, vectors if len(rows) == len(vectors) else vectors[rows])
+            except _STORE_FAULTS:
+                raise
+            except PolicyQAError as exc:
+                for meta, _ in begun:
+                    self.failed[meta.doc_id] = f"{Path(meta.source).name}: {exc}"
+                begun = []
+            for meta, chunks in begun:
+                self.store.finish_document(meta.doc_id, len(chunks))
+        except _STORE_FAULTS as exc:
+            for meta, _ in waiting:  # left pending (or never begun): the next ingest writes them
+                self.failed.setdefault(meta.doc_id, f"{Path(meta.source).name}: {exc}")
+            raise
         self.progress.chunks(len(texts))
 
     def _write(self, meta: DocumentMeta, chunks: Sequence[Chunk]) -> None:
@@ -157,12 +166,24 @@ def ingest_paths(
         embedder: the embedding model (default: the process-wide one for the settings).
         on_progress: receives ``Progress`` for files and for embedded chunks.
         prune: remove documents whose source file no longer exists.
-        rebuild: empty the collection first.
+        rebuild: build a new store from ``paths`` beside the old one and swap it in when complete (an embedded
+            store holding only this collection); otherwise the collection is emptied first, registry before vectors.
 
     Raises:
-        StoreUnavailable: the store cannot be opened. StoreBusy: another ingest holds the writer lock.
+        StoreUnavailable: the store cannot be opened (StoreDamaged: its catalog is corrupt; `--rebuild` and
+        `check --repair` recover). StoreBusy: another ingest holds the writer lock. StoreReadOnly.
     """
     started = time.perf_counter()
+    paths = list(paths)
+    if (
+        rebuild
+        and settings.chroma_url is None
+        and (store is None or store.swappable)
+        and not files.other_collections(settings.store_dir, settings.collection)  # a swap would drop them
+    ):
+        return _rebuild_beside(
+            paths, settings, store=store, embedder=embedder, on_progress=on_progress, started=started
+        )
     found = discover(paths)
     outcomes: list[FileOutcome] = [FileOutcome(p, Outcome.FAILED, message=f"{p}: no such file or folder") for p in found.missing]
     outcomes += [FileOutcome(p, Outcome.SKIPPED, message=f"{Path(p).name}: {reason}") for p, reason in found.skipped]
@@ -173,11 +194,20 @@ def ingest_paths(
         with store.writer_lock():
             if rebuild:
                 store.clear()
-            worker = _Worker(settings, store, embedder, reporter)
-            for outcome in worker.ingest_files(found.files):
-                outcomes.append(outcome)
-                reporter.file(Path(outcome.path).name)
-            failed = worker.finish()
+            worker = _Worker(settings, store, embedder, reporter, stale=store.docs_missing_vectors())
+            try:
+                for outcome in worker.ingest_files(found.files):
+                    outcomes.append(outcome)
+                    reporter.file(Path(outcome.path).name)
+                failed = worker.finish()
+            except _STORE_FAULTS as exc:
+                # Every further file would fail the same way: stop, and say which files were not reached.
+                done = {o.path for o in outcomes}
+                left = [str(p) for p in found.files if str(p) not in done]
+                failed = {**worker.failures(), **{d: f"not stored ({exc})" for d in worker.queued_doc_ids()}}
+                outcomes += [
+                    FileOutcome(p, Outcome.FAILED, message=f"{Path(p).name}: not ingested ({exc})") for p in left
+                ]
             outcomes = [
                 dataclasses.replace(o, outcome=Outcome.FAILED, chunks=0, message=failed[o.doc_id])
                 if o.doc_id in failed and o.outcome in (Outcome.ADDED, Outcome.UPDATED)
@@ -185,18 +215,67 @@ def ingest_paths(
                 for o in outcomes
             ]
             if prune:
-                outcomes += _prune(store)
+                # A shared catalog also lists other hosts' files, which are missing here but not gone.
+                outcomes += _prune(store, within=paths if settings.database_url else None)
     finally:
         if own_store:
             store.close()
     return IngestReport(files=tuple(outcomes), seconds=time.perf_counter() - started)
 
 
+# Faults of the store rather than of a file: the ingest stops at the first one instead of failing every file.
+_STORE_FAULTS = (StoreFull, StoreDamaged, StoreReadOnly)
+
+
+def _rebuild_beside(
+    paths: Iterable[str | Path],
+    settings: Settings,
+    *,
+    store: CorpusStore | None,
+    embedder: TextEmbedder | None,
+    on_progress: ProgressCallback | None,
+    started: float,
+) -> IngestReport:
+    """Ingest ``paths`` into a new store in the store folder's ``.rebuild`` folder, then swap it in.
+
+    The old store is neither opened nor changed until the new one is complete, so a rebuild that fails or is
+    killed leaves it as it was (and works when its catalog is damaged). ``store``, when given, is reopened on
+    the new files.
+    """
+    paths = [Path(p).resolve() for p in paths]  # made absolute before anything moves
+    with files.writer_lock(settings.store_dir):
+        folder = files.prepare_rebuild(settings.store_dir)
+        new_settings = settings.with_overrides(
+            store_dir=folder, model_cache_dir=settings.model_cache_dir or settings.store_dir / "models"
+        )
+        new_store = open_store(new_settings)
+        try:
+            report = ingest_paths(paths, new_settings, store=new_store, embedder=embedder, on_progress=on_progress)
+        finally:
+            new_store.close()
+        (folder / "writer.lock").unlink(missing_ok=True)
+        if store is not None:
+            store.close_files()
+        try:
+            files.swap_in(settings.store_dir)
+        finally:
+            if store is not None:
+                store.reload()
+    return dataclasses.replace(report, seconds=time.perf_counter() - started)
+
+
 class _Worker:
     def __init__(
-        self, settings: Settings, store: CorpusStore, embedder: TextEmbedder | None, reporter: _Reporter
+        self,
+        settings: Settings,
+        store: CorpusStore,
+        embedder: TextEmbedder | None,
+        reporter: _Reporter,
+        *,
+        stale: set[str] | frozenset[str] = frozenset(),
     ) -> None:
         self.settings = settings
+        self.stale = stale  # documents stored whole in the registry whose vectors are missing: embed them again
         self.store = store
         self._embedder = embedder
         self.reporter = reporter
@@ -244,9 +323,16 @@ class _Worker:
                 )
             content_hash = content_hash_of(path)
             previous = self.store.catalog.documents_by_source(source)
-            if previous and previous[0].meta.content_hash == content_hash and previous[0].state == "complete":
+            if (
+                previous
+                and previous[0].meta.content_hash == content_hash
+                and previous[0].state == "complete"
+                and previous[0].meta.doc_id not in self.stale
+            ):
                 return FileOutcome(source, Outcome.UNCHANGED, previous[0].meta.doc_id, previous[0].chunk_count)
             return _Job(path, content_hash, tuple(previous))
+        except _STORE_FAULTS:
+            raise
         except Exception as exc:
             return FileOutcome(source, Outcome.FAILED, message=failure_message(path, exc))
 
@@ -269,6 +355,8 @@ class _Worker:
                     self.store.remove(old.meta.doc_id)
             outcome = Outcome.UPDATED if previous else Outcome.ADDED
             return FileOutcome(source, outcome, doc.meta.doc_id, count, "; ".join(doc.warnings))
+        except _STORE_FAULTS:
+            raise
         except Exception as exc:
             return FileOutcome(source, Outcome.FAILED, message=failure_message(path, exc))
 
@@ -284,6 +372,13 @@ class _Worker:
             doc = dataclasses.replace(doc, meta=dataclasses.replace(doc.meta, doc_id=f"{doc.meta.doc_id}-{suffix}"))
         self._claimed[doc.meta.doc_id] = doc.meta.source
         return doc
+
+    def failures(self) -> dict[str, str]:
+        return dict(self._batcher.failed) if self._batcher is not None else {}
+
+    def queued_doc_ids(self) -> list[str]:
+        """Documents handed to the batcher and not yet written (all of them fail when the store does)."""
+        return [meta.doc_id for meta, _ in self._batcher.waiting] if self._batcher is not None else []
 
     def finish(self) -> dict[str, str]:
         """Write what is still queued; returns the documents whose queued write failed."""
@@ -397,10 +492,15 @@ def parse_workers(settings: Settings, paths: Sequence[Path]) -> int:
     return max(1, min(wanted, pdfs)) if pdfs >= 2 else 1
 
 
-def _prune(store: CorpusStore) -> list[FileOutcome]:
+def _prune(store: CorpusStore, *, within: Sequence[str | Path] | None = None) -> list[FileOutcome]:
+    """Remove documents whose source file is gone; with ``within``, only those whose source lies under those paths."""
+    roots = None if within is None else [Path(p).resolve() for p in within]
     removed: list[FileOutcome] = []
     for record in store.documents():
-        if not Path(record.meta.source).exists():
+        source = Path(record.meta.source)
+        if roots is not None and not any(source.resolve().is_relative_to(r) for r in roots):
+            continue
+        if not source.exists():
             store.remove(record.meta.doc_id)
             removed.append(FileOutcome(record.meta.source, Outcome.REMOVED, record.meta.doc_id, record.chunk_count))
     return removed

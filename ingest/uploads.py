@@ -41,7 +41,9 @@ def save_upload(name: str, data: bytes, upload_dir: Path, *, max_mb: float) -> P
     upload_dir.mkdir(parents=True, exist_ok=True)
     target = (upload_dir / clean).resolve()
     if target.parent != upload_dir.resolve():
-        raise PolicyQAError(f"{name!r}: not a usable file name")
+        planted = (upload_dir / clean).is_symlink()
+        reason = " (a symbolic link out of the upload folder has that name; not followed)" if planted else ""
+        raise PolicyQAError(f"{name!r}: not a usable file name{reason}")
     target = _free_name(target, data)
     if not target.exists():
         with target.open("xb") as handle:  # "x": never replace a file that appeared meanwhile

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -38,6 +40,7 @@ class _Group(click.Group):
 @click.option("--store-dir", type=click.Path(file_okay=False), help="Store folder [env POLICYQA_STORE_DIR].")
 @click.option("--collection", help="Chroma collection name [env POLICYQA_COLLECTION].")
 @click.option("--chroma-url", help="Chroma server URL; unset = embedded store [env POLICYQA_CHROMA_URL].")
+@click.option("--database-url", help="PostgreSQL URL of a shared catalog; unset = SQLite [env POLICYQA_DATABASE_URL].")
 @click.option("--model", "embedding_model", help="Embedding model name or path [env POLICYQA_EMBEDDING_MODEL].")
 @click.option("--llm", help="Answer with 'ollama:MODEL' or 'openai:MODEL' [env POLICYQA_LLM]; unset = offline.")
 @click.option("--llm-base-url", help="Base URL of the LLM server [env POLICYQA_LLM_BASE_URL].")
@@ -117,7 +120,12 @@ def docs() -> None:
         click.echo("no documents yet: run `policyqa ingest PATH`")
         return
     rows = [
-        (r.meta.title[:48], r.meta.doc_type.value, r.meta.published or "-", str(r.chunk_count), r.meta.doc_id, r.meta.source)
+        (
+            printable(r.meta.title)[:48], r.meta.doc_type.value, r.meta.published or "-",
+            str(r.chunk_count) if r.state == "complete" else "pending",
+            printable(r.meta.doc_id),
+            printable(r.meta.source),
+        )
         for r in records
     ]
     header = ("title", "type", "date", "chunks", "doc_id", "source")
@@ -125,7 +133,22 @@ def docs() -> None:
     for row in [header, *rows]:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[5])
     stats = store.stats()
-    click.echo(f"{stats.documents} documents, {stats.chunks} chunks in {stats.location}")
+    pending = f" ({stats.pending} pending: searched once their ingest completes)" if stats.pending else ""
+    click.echo(f"{len(records)} documents{pending}, {stats.chunks} chunks in {stats.location}")
+
+
+def printable(text: str) -> str:
+    """``text`` with control, format and separator characters (newlines, ESC, U+202E...) shown as escapes.
+
+    A file name or title may carry them; printed raw they break the table, reorder it (bidi overrides) or
+    drive the terminal.
+    """
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in _UNPRINTABLE else ch for ch in text
+    )
+
+
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 @main.command()
@@ -147,25 +170,58 @@ def remove(doc_ids: tuple[str, ...]) -> None:
 
 
 @main.command()
-@click.option("--repair", is_flag=True, help="Drop half-written documents and stray vectors so the next ingest redoes them.")
-def check(repair: bool) -> None:
-    """Verify that Chroma, the lexical index and the document registry agree."""
-    from policyqa.store import open_store
+@click.option(
+    "--repair", is_flag=True,
+    help="Restore a consistent store: rebuild the keyword index, ingest again the documents whose vectors, chunks or "
+    "catalog were lost (from their source files), then drop stray vectors. A damaged catalog is kept, renamed.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars while re-ingesting.")
+def check(repair: bool, quiet: bool) -> None:
+    """Verify that the catalog file, the registry, the keyword index and Chroma agree."""
+    from ingest.repair import diagnose, repair_store
 
-    store = open_store(_settings())
-    with store.writer_lock():
-        report = store.check(repair=repair)
-    click.echo(
-        f"pending documents: {len(report.pending_docs)}; chunks missing in Chroma: {report.missing_in_chroma}; "
-        f"stray vectors: {report.extra_in_chroma}; chunk-count mismatches: {len(report.count_mismatch_docs)}"
-    )
-    if report.ok:
-        click.echo("store is consistent")
-    elif report.repaired:
-        click.echo("repaired: run `policyqa ingest` again to restore the dropped documents")
-    else:
+    settings = _settings()
+    if not repair:
+        report = diagnose(settings)
+        _print_consistency(report)
+        if report.ok:
+            click.echo("store is consistent")
+            return
         click.secho("store is inconsistent: run `policyqa check --repair`", fg="red")
         sys.exit(1)
+    with _progress_bars(not quiet and sys.stderr.isatty()) as progress:
+        result = repair_store(settings, on_progress=progress)
+    _print_consistency(result.found)
+    if result.found.ok:
+        click.echo("store is consistent")
+        return
+    if result.catalog_set_aside is not None:
+        click.echo(f"damaged catalog kept as {result.catalog_set_aside}")
+    if result.ingest is not None:
+        for f in result.ingest.files:
+            if f.outcome is Outcome.FAILED:
+                click.secho(f"failed    {f.message or f.path}", fg="red", err=True)
+        click.echo(f"re-ingested from source files: {result.ingest.summary()}")
+    for source in result.lost_sources:
+        click.secho(f"lost      {source}: the file is gone; ingest it again from where it is now", fg="yellow")
+    if result.final.ok:
+        click.echo("repaired: store is consistent")
+    else:
+        _print_consistency(result.final)
+        click.secho("repair incomplete: see the lines above", fg="red")
+        sys.exit(1)
+
+
+def _print_consistency(report: Any) -> None:
+    if report.catalog_damage:
+        click.secho(f"catalog damaged: {report.catalog_damage}", fg="red")
+        return
+    click.echo(
+        f"pending documents: {len(report.pending_docs)}; chunks missing in Chroma: {report.missing_in_chroma}; "
+        f"stray vectors: {report.extra_in_chroma}; chunk-count mismatches: {len(report.count_mismatch_docs)}; "
+        f"chunks missing in the keyword index: {report.missing_in_lexical}; "
+        f"stray keyword entries: {report.extra_in_lexical}"
+    )
 
 
 def _filters(doc_type: tuple[str, ...], since: str | None, until: str | None, doc: tuple[str, ...]) -> Any:
@@ -176,10 +232,34 @@ def _filters(doc_type: tuple[str, ...], since: str | None, until: str | None, do
     )
 
 
+def _iso_date(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2025-07-10 (YYYY-MM-DD)") from None
+
+
+def _doc_types(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    from policyqa.types import DocType
+
+    for value in values:
+        if DocType.parse(value) is DocType.OTHER and value.strip().lower() != DocType.OTHER.value:
+            kinds = ", ".join(t.value for t in DocType)
+            raise click.BadParameter(f"{value!r} is not a document type; use one of: {kinds}")
+    return values
+
+
 def _filter_options(f: F) -> F:
-    f = click.option("--type", "doc_type", multiple=True, help="Only these document types (article, filing, policy, other).")(f)
-    f = click.option("--since", help="Only documents published on or after this date (YYYY-MM-DD).")(f)
-    f = click.option("--until", help="Only documents published on or before this date (YYYY-MM-DD).")(f)
+    f = click.option(
+        "--type", "doc_type", multiple=True, callback=_doc_types,
+        help="Only these document types (article, filing, policy, other).",
+    )(f)
+    since = "Only documents published on or after this date (YYYY-MM-DD)."
+    until = "Only documents published on or before this date (YYYY-MM-DD)."
+    f = click.option("--since", callback=_iso_date, help=since)(f)
+    f = click.option("--until", callback=_iso_date, help=until)(f)
     f = click.option("--doc", multiple=True, help="Only this document (doc_id); repeatable.")(f)
     return f
 
@@ -257,8 +337,22 @@ def chat(doc_type: tuple[str, ...], since: str | None, until: str | None, doc: t
 @main.command(name="eval")
 @click.argument("question_set", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the full report as JSON here.")
-def eval_command(question_set: str | None, json_path: str | None) -> None:
-    """Score answers on a question set (default: tests/eval/questions.yaml) against the ingested corpus."""
+@click.option(
+    "--split", type=click.Choice(["all", "tune", "check"]), default="all", show_default=True,
+    help="Score one half only: ids ending in an odd number tune, even ones check (others by a hash of the id).",
+)
+@click.option(
+    "--ingest", "documents", multiple=True, type=click.Path(exists=True),
+    help="Ingest these files or folders first (incremental), e.g. the set's docs/ folder.",
+)
+def eval_command(question_set: str | None, json_path: str | None, split: str, documents: tuple[str, ...]) -> None:
+    """Score answers on a question set against the ingested corpus.
+
+    QUESTION_SET is YAML (default: tests/eval/questions.yaml) or JSON Lines with verbatim evidence (one question a
+    line: question, doc or source_docs, evidence, supporting, follows, reference_answer "NOT IN CORPUS" when the
+    documents do not answer). With evidence, a passage counts as a hit when it holds half the evidence's word
+    5-grams; otherwise when it comes from an expected document.
+    """
     from pathlib import Path
 
     from assistant import Assistant
@@ -267,8 +361,23 @@ def eval_command(question_set: str | None, json_path: str | None) -> None:
 
     path = Path(question_set) if question_set else Path("tests/eval/questions.yaml")
     qs = load_question_set(path)
-    assistant = Assistant(_settings())
-    report = evaluate(qs, assistant.ask, retrieved=lambda a: a.passages)
+    settings = _settings()
+    if documents:
+        from ingest.pipeline import ingest_paths
+
+        with _progress_bars(True) as progress:
+            result = ingest_paths([Path(d) for d in documents], settings, on_progress=progress)
+        click.echo(result.summary())
+    assistant = Assistant(settings)
+    with click.progressbar(length=len(qs.questions), label="asking", file=sys.stderr) as bar:
+        done = [0]
+
+        def advance(n: int, total: int) -> None:
+            bar.length = total
+            bar.update(n - done[0])
+            done[0] = n
+
+        report = evaluate(qs, assistant.ask, retrieved=lambda a: a.passages, split=split, progress=advance)
     click.echo(report.table())
     if json_path:
         import json
@@ -286,7 +395,7 @@ def eval_command(question_set: str | None, json_path: str | None) -> None:
 @click.option("--ingest", "then_ingest", is_flag=True, help="Ingest the download folder afterwards.")
 @click.option("--user-agent", help="User-Agent header; include a contact email [env POLICYQA_FETCH_USER_AGENT].")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
-              help="Seconds to wait for a connection or a read.")
+              help="Seconds one download attempt may take in all (connection, headers and body).")
 @click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
               help="Retries after connection errors, timeouts, 429 and 5xx.")
 @click.option("--backoff", type=click.FloatRange(min=0), default=1.0, show_default=True,

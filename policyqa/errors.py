@@ -25,3 +25,15 @@ class ConfigError(PolicyQAError):
 
 class LLMUnavailable(PolicyQAError):
     """The configured language model failed, timed out or answered nothing usable."""
+
+
+class StoreDamaged(StoreUnavailable):
+    """A file of the store is corrupt or truncated; `policyqa check --repair` rebuilds what it can."""
+
+
+class StoreFull(PolicyQAError):
+    """The disk holding the store is full; what was stored before is kept."""
+
+
+class StoreReadOnly(PolicyQAError):
+    """The store can be read but not written (permissions or a read-only mount)."""

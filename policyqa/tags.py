@@ -1,28 +1,27 @@
-"""The minerals and jurisdictions chunks are tagged with, usable as retrieval filters."""
+"""The minerals and jurisdictions chunks are tagged with (from the vocabulary data), usable as retrieval filters."""
 
 from __future__ import annotations
 
 import re
 
-MINERALS: dict[str, tuple[str, ...]] = {
-    "lithium": ("lithium",),
-    "rare earths": ("rare earth", "rare-earth", "ndpr", "neodymium", "praseodymium", "ndfeb"),
-    "copper": ("copper",),
-    "zinc": ("zinc",),
-    "germanium": ("germanium",),
-    "gallium": ("gallium",),
-    "antimony": ("antimony",),
-}
-JURISDICTIONS: dict[str, tuple[str, ...]] = {
-    "Alaska": ("alaska", "ambler", "brooks range"),
-    "Arizona": ("arizona",),
-    "Nevada": ("nevada", "thacker pass", "humboldt county"),
-    "California": ("california", "mountain pass"),
-    "Tennessee": ("tennessee", "clarksville"),
-}
-TAGS: tuple[str, ...] = (*MINERALS, *JURISDICTIONS)
+from policyqa.vocabulary import vocabulary
+
+
+def minerals() -> dict[str, tuple[str, ...]]:
+    return vocabulary().minerals
+
+
+def jurisdictions() -> dict[str, tuple[str, ...]]:
+    return vocabulary().jurisdictions
+
+
+def all_tags() -> tuple[str, ...]:
+    return vocabulary().tags
 
 
 def tag_key(tag: str) -> str:
     """The Chroma metadata key of a tag: ``tag_rare_earths``."""
     return "tag_" + re.sub(r"\W+", "_", tag.lower()).strip("_")
+
+
+TAGS: tuple[str, ...] = all_tags()  # read once at import; the vocabulary file is fixed for a process

@@ -1,10 +1,11 @@
-"""Shared fixtures: isolated environment, settings on tmp stores, a fake embedder, a real Chroma server."""
+"""Shared fixtures: isolated environment, settings on tmp stores, a fake embedder, real Chroma and PostgreSQL servers."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import socket
+import tempfile
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ from policyqa.settings import Settings
 from tests.fakes import FakeEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
-TIERS = ("model", "server", "browser", "eval", "slow")
+TIERS = ("model", "server", "postgres", "browser", "eval", "slow")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,14 +42,22 @@ def _model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("models")
 
 
+FAKE_REFUSAL_MODEL = Path(__file__).with_name("refusal-fake-embedder.json")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, _model_cache: Path) -> None:
+def _isolated_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, _model_cache: Path, request: pytest.FixtureRequest
+) -> None:
     for key in list(os.environ):
         if key.startswith("POLICYQA_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("POLICYQA_STORE_DIR", str(tmp_path / "store"))
     monkeypatch.setenv("POLICYQA_MODEL_CACHE_DIR", str(_model_cache))
+    if request.node.get_closest_marker("model") is None:
+        # Tests without the real model answer with the fake embedder, whose similarities run lower.
+        monkeypatch.setenv("POLICYQA_REFUSAL_MODEL", str(FAKE_REFUSAL_MODEL))
 
 
 @pytest.fixture
@@ -100,3 +109,52 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def postgres_bin() -> Path | None:
+    """The folder of PostgreSQL's server programs (Debian keeps them off PATH), or None if not installed."""
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    return versions[-1].parent if versions else None
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A throwaway PostgreSQL on a free loopback port (trust auth, no password); yields its URL.
+
+    PostgreSQL refuses to run as root, so as root the cluster is made and run by the ``postgres`` user, in a
+    folder outside pytest's root-only tmp tree.
+    """
+    bindir = postgres_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql; `make postgres-deps` does it)")
+    as_root = os.geteuid() == 0
+    if as_root and shutil.which("runuser") is None:
+        pytest.skip("running as root without runuser: cannot start PostgreSQL as the postgres user")
+    base = Path(tempfile.mkdtemp(prefix="policyqa-pg-"))
+    if as_root:
+        shutil.chown(base, user="postgres", group="postgres")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [str(bindir / args[0]), *args[1:]]
+        if as_root:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    port = free_port()
+    made = run("initdb", "-D", str(base / "data"), "-A", "trust", "-U", "postgres", "-E", "UTF8")
+    if made.returncode != 0:
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.skip(f"initdb failed: {made.stderr.strip()[-300:]}")
+    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off"
+    started = run("pg_ctl", "-D", str(base / "data"), "-o", options, "-l", str(base / "log"), "-w", "start")
+    try:
+        if started.returncode != 0:
+            log = (base / "log").read_text() if (base / "log").exists() else ""
+            raise RuntimeError(f"PostgreSQL did not start: {started.stderr.strip()} {log[-1000:]}")
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        run("pg_ctl", "-D", str(base / "data"), "-m", "immediate", "stop")
+        shutil.rmtree(base, ignore_errors=True)

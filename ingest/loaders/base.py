@@ -89,10 +89,34 @@ def _utf16_bom(data: bytes) -> bool:
     return data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
 
 
+def utf16_without_bom(data: bytes) -> str | None:
+    """'utf-16-le' or 'utf-16-be' for UTF-16 text without a byte-order mark, else None.
+
+    Text in Latin script stored as UTF-16 has a zero high byte in most code units: zeros at nearly every odd
+    offset (little-endian) or every even one (big-endian), and almost none at the others. Binary data does not.
+    """
+    sample = data[:SNIFF_BYTES]
+    sample = sample[: len(sample) - len(sample) % 2]
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    even_zeros, odd_zeros = even.count(0) / len(even), odd.count(0) / len(odd)
+    for encoding, zeros, others in (("utf-16-le", odd_zeros, even_zeros), ("utf-16-be", even_zeros, odd_zeros)):
+        if zeros >= 0.6 and others <= 0.05:
+            try:
+                text = sample.decode(encoding)
+            except UnicodeDecodeError:
+                return None
+            controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\n\r\f")
+            return encoding if controls <= _MAX_CONTROL_SHARE * len(text) else None
+    return None
+
+
 def check_text_bytes(data: bytes, name: str) -> None:
     """Raise LoadError when ``data`` is empty, only whitespace, or looks like binary data."""
-    if _utf16_bom(data):
-        if not data.decode("utf-16", errors="replace").strip():
+    wide = "utf-16" if _utf16_bom(data) else utf16_without_bom(data)
+    if wide:
+        if not data.decode(wide, errors="replace").strip("\ufeff \t\r\n\f"):
             raise LoadError(f"{name}: empty file")
         return
     if not data.removeprefix(codecs.BOM_UTF8).strip():
@@ -111,8 +135,12 @@ def decode_text(data: bytes, name: str) -> tuple[str, tuple[str, ...]]:
     Line endings are normalised to ``\\n``.
     """
     warnings: tuple[str, ...] = ()
+    wide = utf16_without_bom(data) if not _utf16_bom(data) else None
     if _utf16_bom(data):
         text = data.decode("utf-16", errors="replace")
+    elif wide:
+        text = data.decode(wide, errors="replace")
+        warnings = (f"{name}: UTF-16 without a byte-order mark; decoded as {wide}",)
     else:
         try:
             text = data.decode("utf-8-sig")

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import yaml
 
+from ingest.bounded_yaml import YamlRefused, load_bounded_yaml
 from ingest.loaders.base import RawDocument, assemble_sections, fold_lone_headings, read_text
 from ingest.metadata import yaml_error_reason
+from policyqa.errors import LoadError
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +27,10 @@ def load_markdown(path: Path) -> RawDocument:
         LoadError: the file is unreadable, empty or binary.
     """
     text, warnings = read_text(path)
-    fields, body, fm_warning = split_front_matter(text)
+    try:
+        fields, body, fm_warning = split_front_matter(text)
+    except YamlRefused as exc:
+        raise LoadError(f"{path.name}: front matter refused ({exc})") from None
     if fm_warning:
         warnings += (f"{path.name}: {fm_warning}",)
         log.info("%s: %s", path.name, fm_warning)
@@ -37,7 +42,11 @@ def load_markdown(path: Path) -> RawDocument:
 
 
 def split_front_matter(text: str) -> tuple[dict[str, object], str, str | None]:
-    """Return (front matter fields, body, warning); malformed front matter gives no fields and a warning."""
+    """Return (front matter fields, body, warning); malformed front matter gives no fields and a warning.
+
+    Raises:
+        YamlRefused: the front matter is well-formed but too large, deep or aliased to be metadata.
+    """
     lines = text.split("\n")
     if not lines or lines[0].rstrip() != "---":
         return {}, text, None
@@ -49,7 +58,7 @@ def split_front_matter(text: str) -> tuple[dict[str, object], str, str | None]:
     block = "\n".join(lines[1:end])
     body = "\n".join(lines[end + 1 :])
     try:
-        data = yaml.safe_load(block)
+        data = load_bounded_yaml(block)
     except yaml.YAMLError as exc:
         return {}, body, f"malformed front matter ignored ({yaml_error_reason(exc, first_line=2)})"
     if data is None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from policyqa.errors import PolicyQAError
+from policyqa.store.sqlitedb import Database, connect
 from policyqa.types import Chunk, DocType, DocumentMeta, DocumentRecord, Filters, StoredChunk, date_ord
 
 _SCHEMA = """
@@ -59,16 +60,29 @@ def _now() -> str:
 class Catalog:
     """One SQLite file per store; rows are scoped to a Chroma collection name."""
 
-    def __init__(self, path: Path, collection: str) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, collection: str, *, read_only: bool = False) -> None:
+        """Open (and, unless ``read_only``, create or migrate) the catalog.
+
+        Raises:
+            StoreDamaged: the file is corrupt or truncated. StoreReadOnly, StoreFull: it cannot be written.
+        """
         self.path = path
         self.collection = collection
+        self.read_only = read_only
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        self._migrate()
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._db: Database = connect(path, read_only=read_only)
+        try:
+            if not read_only:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(_SCHEMA)
+                self._migrate()
+            self._db.execute("SELECT 1 FROM documents LIMIT 1")
+        except BaseException:
+            self._db.close()
+            raise
         # The generation this process's view of the store reflects: our own writes advance it, those of
         # other processes do not, so a difference from generation() means "reload what you cached".
         self.seen_generation = self.generation()
@@ -297,19 +311,65 @@ class Catalog:
             self._db.execute("DELETE FROM state WHERE collection=? AND key != 'generation'", (self.collection,))
             self._advance_generation()
 
+    # -- integrity ----------------------------------------------------------------------------------
+
+    def damage(self) -> str | None:
+        """What SQLite's own check finds wrong with the file (pages, indexes, the FTS5 index), or None."""
+        with self._lock:
+            try:
+                rows = self._db.execute("PRAGMA quick_check").fetchall()
+                if rows != [("ok",)]:
+                    return "; ".join(str(r[0]) for r in rows[:3])
+                if not self.read_only:
+                    self._db.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('integrity-check')")
+            except PolicyQAError as exc:
+                return str(exc)
+        return None
+
+    def lexical_gaps(self) -> tuple[int, int]:
+        """(chunks of this collection the FTS index lacks, FTS rows whose chunk is gone, in any collection)."""
+        with self._lock:
+            missing = self._db.execute(
+                "SELECT COUNT(*) FROM chunks WHERE collection=? AND id NOT IN (SELECT rowid FROM chunks_fts)",
+                (self.collection,),
+            ).fetchone()[0]
+            extra = self._db.execute(
+                "SELECT COUNT(*) FROM chunks_fts WHERE rowid NOT IN (SELECT id FROM chunks)"
+            ).fetchone()[0]
+        return int(missing), int(extra)
+
+    def rebuild_lexical_index(self) -> int:
+        """Index every chunk's text again from the chunks table (all collections share the FTS table)."""
+        with self._lock, self._transaction():
+            self._db.execute("DROP TABLE IF EXISTS chunks_fts")
+            self._db.execute("CREATE VIRTUAL TABLE chunks_fts USING fts5(body, tokenize = 'porter unicode61')")
+            rows = self._db.execute("SELECT id, context, text FROM chunks").fetchall()
+            self._db.executemany(
+                "INSERT INTO chunks_fts (rowid, body) VALUES (?, ?)",
+                [(i, f"{context}\n{text}" if context else text) for i, context, text in rows],
+            )
+            self._advance_generation()
+        return len(rows)
+
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
 
 
 class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     def __enter__(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if not exc_type:
+            self._db.execute("COMMIT")
+            return
+        try:
+            self._db.execute("ROLLBACK")
+        except Exception:  # a full disk or a damaged file can refuse the rollback too; report the first error
+            pass
 
 
 def filters_sql(filters: Filters | None) -> tuple[str, list[object]]:

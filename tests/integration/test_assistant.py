@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from assistant.refusal import RefusalModel
+
 from assistant import Assistant, Conversation
 from assistant.assistant import MAX_QUESTION_CHARS
 from assistant.ranking import fuse_rankings
@@ -86,9 +88,11 @@ def test_a_factual_question_is_answered_citing_the_document_that_states_it(
     ids=["doc type", "date range", "doc ids"],
 )
 def test_filters_restrict_passages_and_citations(
-    assistant: Assistant, filters: Filters, allowed: set[str]
+    assistant: Assistant, filters: Filters, allowed: set[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     question = "How much federal money will the company receive from the Department?"
+    # This vague question is about filters, not refusals: it is answered whatever the passages' similarity.
+    monkeypatch.setattr(assistant.answerer, "refusal", RefusalModel(weights={}, bias=0.0, threshold=-1.0, means={}))
     unfiltered = assistant.ask(question)
     assert {p.chunk.doc_id for p in unfiltered.passages} - allowed, "without the filter other documents are found"
 
@@ -182,7 +186,9 @@ def test_control_characters_are_stripped_before_answering(assistant: Assistant) 
 # -- diversification -------------------------------------------------------------------------------
 
 
-def test_one_document_cannot_fill_every_slot_when_another_relevant_document_exists(tmp_path: Path) -> None:
+def test_with_a_document_penalty_one_document_cannot_fill_every_slot(tmp_path: Path) -> None:
+    """The penalty is off by default (it cost minerals-dev tune hit@5: a document's further passages often hold the
+    answer); a user who wants more documents per answer sets POLICYQA_DOC_PENALTY."""
     folder = tmp_path / "docs"
     folder.mkdir()
     reasons = [
@@ -203,7 +209,7 @@ def test_one_document_cannot_fill_every_slot_when_another_relevant_document_exis
     write_markdown(folder / "smelter-news.md",
                    "# Smelter news\n\nThe copper tariff on refined copper cathode imports helps the Utah smelter.\n",
                    front_matter={"doc_id": "smelter-news"})
-    settings = Settings(store_dir=tmp_path / "store", collection="diversify-test", retrieval_k=4)
+    settings = Settings(store_dir=tmp_path / "store", collection="diversify-test", retrieval_k=4, doc_penalty=0.15)
     store = open_store(settings)
     embedder = FakeEmbedder(max_tokens=MAX_TOKENS)
     ingest_paths([folder], settings, store=store, embedder=embedder)

@@ -21,8 +21,8 @@ import yaml
 from click.testing import CliRunner
 
 from assistant.deals import Deal, deals_table
-from assistant.deals_eval import load_expected, score
-from assistant.deals_llm import DEALS_SYSTEM, DealRun, run_deals
+from assistant.deals import load_expected, score
+from assistant.deals import DEALS_SYSTEM, DealRun, run_deals
 from policyqa.cli import main
 from policyqa.settings import Settings
 from policyqa.store import CorpusStore, open_store
@@ -415,10 +415,12 @@ def test_cli_evaluate_reports_precision_and_recall_per_path(
     with capsys.disabled():
         print(f"\n{both.stdout}")
     assert offline_only.exit_code == 0 and both.exit_code == 0, both.output
-    assert re.search(r"^offline: precision 1\.000, recall 1\.000", offline_only.stdout, re.M), offline_only.stdout
+    assert re.search(r"^offline: cell precision 1\.000, cell recall 1\.000 .*deal recall 1\.000", offline_only.stdout,
+                     re.M), offline_only.stdout
     assert "LLM" not in offline_only.stdout and llm_server.requests, "the LLM path is scored only with --llm"
-    assert re.search(r"^offline: precision \d\.\d{3}, recall \d\.\d{3}", both.stdout, re.M), both.stdout
-    assert re.search(rf"^LLM \({re.escape(MODEL)}\): precision \d\.\d{{3}}, recall \d\.\d{{3}}", both.stdout, re.M)
+    assert re.search(r"^offline: cell precision \d\.\d{3}, cell recall \d\.\d{3}", both.stdout, re.M), both.stdout
+    assert re.search(rf"^LLM \({re.escape(MODEL)}\): cell precision \d\.\d{{3}}, cell recall \d\.\d{{3}}", both.stdout,
+                     re.M), both.stdout
 
 
 # -- the Streamlit Deals page -----------------------------------------------------------------------------------
@@ -502,16 +504,16 @@ def test_the_deals_page_shows_the_offline_rows_and_a_warning_when_the_model_fail
 def test_the_deals_page_reads_the_corpus_once_for_the_session_not_on_every_click(
     deals_page: Callable[[bool], Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import assistant.deals_llm
+    import assistant.deals.extract
 
     reads: list[int] = []
-    real = assistant.deals_llm.extract_deals
+    real = assistant.deals.extract.extract_deals
 
     def counted(store: CorpusStore) -> list[Deal]:
         reads.append(1)
         return real(store)
 
-    monkeypatch.setattr(assistant.deals_llm, "extract_deals", counted)
+    monkeypatch.setattr(assistant.deals.extract, "extract_deals", counted)
     at = deals_page(False)
     first = len(reads)
     at.selectbox[0].set_value(1).run()

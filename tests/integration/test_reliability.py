@@ -392,7 +392,11 @@ def snapshot(settings: Settings) -> tuple[dict[str, tuple[str, int]], list[str],
 
 
 @pytest.mark.slow
-def test_kill_9_at_random_points_five_times_then_one_run_restores_exactly_the_right_documents(tmp_path: Path) -> None:
+def test_kill_9_at_random_points_five_times_then_one_run_restores_exactly_the_right_documents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # check --repair re-ingests, with the model the killed ingests used
+    monkeypatch.setattr("policyqa.embedding.load_embedder", lambda settings: FakeEmbedder())
     seed = int(os.environ.get("RELIABILITY_SEED", "20250710"))  # not POLICYQA_*: the autouse fixture clears those
     rng = random.Random(seed)
     script = tmp_path / "killable.py"
@@ -455,7 +459,7 @@ def ingest_three_regions_by_cli(
     return runner, base
 
 
-def test_check_names_vectors_missing_from_chroma_and_repair_then_ingest_restores_them(
+def test_check_names_vectors_missing_from_chroma_and_repair_restores_them_from_the_source_file(
     tmp_path: Path, rsettings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runner, base = ingest_three_regions_by_cli(tmp_path, rsettings, monkeypatch)
@@ -474,17 +478,18 @@ def test_check_names_vectors_missing_from_chroma_and_repair_then_ingest_restores
     assert checked.exit_code == 1, f"check should fail on missing vectors: {checked.output}"
     assert f"chunks missing in Chroma: {len(lost)}" in checked.output, checked.output
     assert "run `policyqa check --repair`" in checked.output, checked.output
-    assert repaired.exit_code == 0 and "repaired" in repaired.output, repaired.output
+    assert repaired.exit_code == 0 and "repaired: store is consistent" in repaired.output, repaired.output
+    assert "re-ingested from source files: 0 added, 1 updated" in repaired.output, repaired.output
     assert after_repair.exit_code == 0 and "store is consistent" in after_repair.output, after_repair.output
     assert reingest.exit_code == 0, reingest.output
-    assert "1 added" in reingest.output and "2 unchanged" in reingest.output, reingest.output
+    assert "3 unchanged" in reingest.output, f"repair should have restored the document itself: {reingest.output}"
     with opened(rsettings) as store:
         assert store.catalog.chunk_ids(doc_id) == lost, "the repaired document did not come back whole"
         assert_consistent(store, rsettings)
         assert_sees_every_document(store, FakeEmbedder(), range(3))
 
 
-def test_check_names_a_pending_document_and_stray_vectors_and_repair_then_ingest_restores_them(
+def test_check_names_a_pending_document_and_stray_vectors_and_repair_restores_them(
     tmp_path: Path, rsettings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runner, base = ingest_three_regions_by_cli(tmp_path, rsettings, monkeypatch)
@@ -502,8 +507,8 @@ def test_check_names_a_pending_document_and_stray_vectors_and_repair_then_ingest
 
     assert checked.exit_code == 1, checked.output
     assert "pending documents: 1" in checked.output and "stray vectors: 1" in checked.output, checked.output
-    assert repaired.exit_code == 0 and "repaired" in repaired.output, repaired.output
-    assert reingest.exit_code == 0 and "1 added" in reingest.output, reingest.output
+    assert repaired.exit_code == 0 and "repaired: store is consistent" in repaired.output, repaired.output
+    assert reingest.exit_code == 0 and "3 unchanged" in reingest.output, reingest.output
     assert final.exit_code == 0 and "store is consistent" in final.output, final.output
     with opened(rsettings) as store:
         assert "ghost" not in chroma_ids_by_doc(rsettings), "the stray vector survived --repair"

@@ -16,8 +16,21 @@ def chunk(text: str, *, title: str = "A news story", published: str | None = "20
     )
 
 
-def deals_in(text: str, **kwargs: object) -> list[Deal]:
-    return deals_from_chunks([chunk(text, **kwargs)])  # type: ignore[arg-type]
+# Documents that state who a company is: the reader learns names from the corpus, never from a list in code.
+MP_PROFILE = chunk(
+    "MP Materials (NYSE: MP) owns and operates Mountain Pass in California. The agreement provides for a new magnet "
+    "plant, known as the 10X Facility.", title="Who MP Materials is", doc_id="mp-profile", published=None,
+)
+LAC_PROFILE = chunk(
+    "Lithium Americas (NYSE: LAC) is developing Thacker Pass in Humboldt County.", title="Who Lithium Americas is",
+    doc_id="lac-profile", published=None,
+)
+
+
+def deals_in(text: str, *, context: tuple[StoredChunk, ...] = (), **kwargs: object) -> list[Deal]:
+    """The deals of one passage, read in a corpus that also holds ``context`` (documents stating no deal)."""
+    deals = deals_from_chunks([chunk(text, **kwargs), *context])  # type: ignore[arg-type]
+    return [d for d in deals if any(s.doc_id == kwargs.get("doc_id", "doc") for s in d.fields["company"].sources)]
 
 
 def only(deals: list[Deal]) -> Deal:
@@ -32,7 +45,7 @@ def cells(deal: Deal) -> dict[str, str]:
 def test_preferred_stock_with_warrants_is_one_equity_stake() -> None:
     deal = only(deals_in(
         "The Department of Defense agreed to buy $400 million of newly issued MP convertible preferred stock, "
-        "together with warrants."
+        "together with warrants.", context=(MP_PROFILE,)
     ))
 
     assert (deal.company, deal.instrument) == ("MP Materials", "equity stake"), "MP is MP Materials' ticker"
@@ -58,7 +71,7 @@ def test_money_for_a_stake_is_the_stake_and_warrants_with_their_own_percent_are_
 def test_price_floor_keeps_its_unit_and_term() -> None:
     deal = only(deals_in(
         "DoD committed to a 10-year price floor of $110 per kilogram for NdPr (neodymium-praseodymium) oxide.",
-        title="MP Materials: summary",
+        title="MP Materials: summary", context=(MP_PROFILE,)
     ))
 
     assert (deal.company, deal.instrument) == ("MP Materials", "price floor"), "the title names the company"
@@ -68,7 +81,8 @@ def test_price_floor_keeps_its_unit_and_term() -> None:
 
 def test_offtake_percent_is_a_share_of_output_not_a_stake() -> None:
     deal = only(deals_in(
-        "The Department of Defense committed to buy 100 percent of the magnets from the 10X Facility for ten years."
+        "The Department of Defense committed to buy 100 percent of the magnets from the 10X Facility for ten years.",
+        context=(MP_PROFILE,),
     ))
 
     assert (deal.company, deal.instrument) == ("MP Materials", "offtake"), "the 10X Facility is MP Materials'"
@@ -94,7 +108,7 @@ def test_restructuring_of_a_loan_is_not_a_new_loan() -> None:
     deals = deals_in(
         "Energy Secretary Chris Wright announced on October 1, 2025 a restructuring of the federal loan for the "
         "Thacker Pass lithium project in Nevada. The revised agreement also includes amendments to the loan and "
-        "more than $100 million of new equity."
+        "more than $100 million of new equity.", context=(LAC_PROFILE,)
     )
 
     deal = only(deals)
@@ -107,7 +121,8 @@ def test_restructuring_of_a_loan_is_not_a_new_loan() -> None:
 
 def test_bank_financing_names_the_banks_as_counterparty_and_no_agency() -> None:
     deal = only(deals_in(
-        "Two private banks, JPMorgan Chase and Goldman Sachs, committed $1 billion of financing for the 10X Facility."
+        "Two private banks, JPMorgan Chase and Goldman Sachs, committed $1 billion of financing for the 10X Facility.",
+        context=(MP_PROFILE,),
     ))
 
     assert (deal.company, deal.instrument, deal.value("amount")) == ("MP Materials", "financing", "$1 billion")
@@ -163,7 +178,7 @@ def test_a_list_item_takes_the_date_heading_it_and_the_company_before_it() -> No
         "### July\n\n- **July 10, 2025** – MP Materials announces its agreement with the Department of Defense. "
         "The Department agrees to buy $400 million of newly issued convertible preferred stock and commits to a "
         "10-year price floor for NdPr oxide.",
-        title="Timeline", published="2025-12-20",
+        title="Timeline", published="2025-12-20", context=(MP_PROFILE,),
     )
 
     rows = {d.instrument: cells(d) for d in deals}
@@ -238,3 +253,82 @@ def test_csv_has_the_documented_columns_and_sources() -> None:
 )
 def test_iso_date(text: str, iso: str) -> None:
     assert iso_date(text) == iso
+
+
+# -- recognition without a list of names (issue 14) -----------------------------------------------------------------
+
+def test_an_amount_goes_to_the_party_the_sentence_gives_it_to() -> None:
+    deals = deals_in(
+        "The Office of Strategic Capital announced a $700 million loan to Alpha Lithium Inc. on May 2, 2026. "
+        "Omega Mining Corp. was not part of the loan.",
+        title="Editorial Osc Omega Mining",
+    )
+
+    assert [(d.company, d.instrument, d.value("amount")) for d in deals] == [
+        ("Alpha Lithium Inc.", "loan", "$700 million")
+    ], "not the company the file name or a later sentence names"
+
+
+def test_each_amount_goes_to_its_own_recipient() -> None:
+    deals = deals_in(
+        "The Loan Programs Office closed a loan of $2.5 billion to Ultra Cells and issued a conditional commitment "
+        "of $9.2 billion to Blue Arc SK, joint ventures between Gamma Motors and Delta Energy."
+    )
+
+    assert {(d.company, d.value("amount")) for d in deals} == {
+        ("Ultra Cells", "$2.5 billion"), ("Blue Arc SK", "$9.2 billion")
+    }, "companies named only as partners get nothing"
+
+
+def test_companies_are_read_from_apposition_into_and_awarded() -> None:
+    deals = deals_in(
+        "- The Department of War is investing $150 million into Borealis Magnetics, a Minnesota company making "
+        "100% domestic, rare earth-free magnets.\n"
+        "- The Department of Defense awarded Kestrel $90 million to restart a lithium mine in North Carolina.\n"
+        "- Acme Graphite, a Georgia company, will receive $12 million from the Department of Defense."
+    )
+
+    rows = {(d.company, d.instrument): cells(d) for d in deals}
+    assert rows[("Borealis Magnetics", "investment")] == {
+        "amount": "$150 million", "agency": "Department of Defense", "date": "2025-09-01", "location": "Minnesota",
+    }, "100% is no stake, and rare earth-free magnets name no mineral"
+    assert rows[("Kestrel", "award")]["amount"] == "$90 million"
+    assert rows[("Acme Graphite", "funding")]["amount"] == "$12 million"
+    assert len(rows) == 3, rows
+
+
+def test_a_sum_of_several_deals_is_no_ones_amount() -> None:
+    deals = deals_in(
+        "The Department of Energy awarded a $35 million grant to Gamma Recycling LLC, part of over $100 million in "
+        "awards this year. Since 2023 the Department has made 23 awards totaling $717.5 million."
+    )
+
+    assert [(d.company, d.instrument, d.value("amount")) for d in deals] == [
+        ("Gamma Recycling LLC", "grant", "$35 million")
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Copper imports from Delta Copper Corp. face a 50 percent tariff.",
+        "Delta Copper Corp. supplies 100% domestic copper to the Department of Defense.",
+    ],
+    ids=["tariff", "domestic"],
+)
+def test_a_percentage_is_a_stake_only_beside_stake_words(text: str) -> None:
+    assert all(not d.value("stake_percent") for d in deals_in(text)), deals_in(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Rivet Motors, Inc. reported that cash provided by financing activities was $3.0 billion for the quarter.",
+        "In Q3 2023, Orbit Retail Inc. invested $1.25 billion in a note from Vector Labs, PBC.",
+        "Orbit Retail Inc. holds $5.8 billion of U.S. government securities and money market funds.",
+        "Orbit Retail Inc. repurchased 42,676 shares of common stock for $184.34 per share.",
+    ],
+    ids=["cash-flow", "own-investment", "government-securities", "buyback"],
+)
+def test_a_company_s_own_finances_are_not_a_deal(text: str) -> None:
+    assert deals_in(text) == [], "a deal has the government or a named lender as its other party"

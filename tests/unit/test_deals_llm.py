@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
-from assistant.deals_llm import canonical_instrument, check_deals, find_quote, parse_reply
+from assistant.deals import canonical_instrument, check_deals, find_quote, parse_reply
 from policyqa.errors import LLMUnavailable
 from policyqa.types import DocType, StoredChunk
 
 MP = (
+    "MP Materials (NYSE: MP) makes rare-earth magnets.\n\n"  # teaches the name and its ticker, as a document would
     "## The equity investment\n\nThe Department of Defense agreed to buy $400 million of newly issued MP convertible "
     "preferred stock, together with\nwarrants. The purchase makes the Department MP's largest shareholder, with a "
     "holding of about 15 percent.\n\n**July 10, 2025** – DoD committed to a 10-year price floor of $110 per kilogram "

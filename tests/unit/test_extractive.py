@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import pytest
 
-from assistant.extractive import ExtractiveAnswerer, expected_pattern
+from assistant.extractive import ExtractiveAnswerer
+from assistant.question import expected_pattern
 from policyqa.settings import Settings
 from policyqa.types import Answer, DocType, Passage, StoredChunk
 from tests.answer_checks import assert_every_sentence_is_quoted_from_its_citation, marked_sentences, words_of
@@ -218,15 +220,26 @@ def test_a_question_about_a_company_absent_from_the_corpus_is_refused(settings: 
     assert answer.citations == () and answer.related == (loan,), "refusal shape"
 
 
-def test_a_name_the_corpus_knows_but_the_passages_lack_is_still_refused(settings: Settings) -> None:
+def test_a_name_the_corpus_knows_but_the_passages_lack_lowers_the_answer_and_is_the_reason_given(
+    settings: Settings,
+) -> None:
     answerer = ExtractiveAnswerer(FakeEmbedder(), settings, term_counts=lambda terms: {t: 4 for t in terms})
     loan = passage("northwind-loan", "Northwind Minerals borrowed $250 million from the Department of Energy in June.")
 
-    refused(answerer, "How much did Acme Minerals borrow from the Department of Energy?", [loan])
+    named_question = "How much did Northwind Minerals borrow from the Department of Energy?"
+    answerer.answer(named_question, named_question, [loan])
+    named = answerer.last_signals
+    other_question = "How much did Acme Minerals borrow from the Department of Energy?"
+    answerer.answer(other_question, other_question, [loan])
+    other = answerer.last_signals
 
-    signals = answerer.last_signals
-    assert signals is not None and signals.missing_terms == (), f"the corpus has the name: {signals}"
-    assert "Acme" in signals.reason, f"the evidence does not mention Acme: {signals.reason!r}"
+    assert named is not None and other is not None
+    assert other.missing_terms == () and other.absent_names == ("Acme",), f"the corpus has the name: {other}"
+    assert other.score is not None and named.score is not None and other.score < named.score, (other, named)
+    strict = dataclasses.replace(answerer.refusal, threshold=other.score + 1e-6)
+    answerer.refusal = strict
+    refused(answerer, "How much did Acme Minerals borrow from the Department of Energy?", [loan])
+    assert "Acme" in (answerer.last_signals.reason if answerer.last_signals else ""), "the absent name is the reason"
 
 
 @pytest.mark.parametrize(
@@ -290,7 +303,7 @@ def test_stream_yields_the_text_in_pieces_then_the_answer(answerer: ExtractiveAn
 
 
 def test_what_kind_questions_expect_a_capitalised_name_of_that_kind() -> None:
-    from assistant.extractive import is_named_kind
+    from assistant.question import is_named_kind
 
     road = expected_pattern("And what road was approved the same day?")
     assert road is not None and is_named_kind(road)

@@ -388,3 +388,38 @@ def test_pdf_page_whose_text_cannot_be_extracted_is_skipped_with_a_warning(
     doc = load(write_pdf(tmp_path / "flaky.pdf", ["Good page.", "BROKEN page."]))
     assert [s.page for s in doc.sections] == [1], "the failing page is skipped"
     assert any("page 2" in w and "flaky.pdf" in w for w in doc.warnings), f"warnings: {doc.warnings}"
+
+
+def test_a_text_header_block_gives_metadata_and_is_not_part_of_the_text(tmp_path: Path) -> None:
+    path = tmp_path / "release.txt"
+    path.write_text(
+        "Title: Northwind Minerals Receives a Loan\nDate: September 26, 2025\n"
+        "Source URL: https://example.gov/news/northwind\nPublisher: Example Agency\n\n"
+        "The Department of Energy lent Northwind Minerals $250 million.\n",
+        encoding="utf-8",
+    )
+
+    doc = load_document(path, content_hash="test")
+
+    assert doc.meta.title == "Northwind Minerals Receives a Loan", doc.meta
+    assert doc.meta.published == "2025-09-26" and doc.meta.publisher == "Example Agency", doc.meta
+    assert doc.meta.sources == ("https://example.gov/news/northwind",), doc.meta
+    assert "Title:" not in doc.text and "Source URL" not in doc.text, f"the header is not content: {doc.text!r}"
+    assert doc.text.startswith("The Department of Energy lent"), doc.text
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        "Summary: the loan closes in June.\n\nBody text follows here.",  # no metadata key: a sentence
+        "Title: A Loan\nThe loan closes in June and pays for a refinery.\n\nMore.",  # a prose line inside
+    ],
+    ids=["unknown key", "prose in the block"],
+)
+def test_lines_that_only_look_like_a_header_stay_text(tmp_path: Path, opening: str) -> None:
+    path = tmp_path / "note.txt"
+    path.write_text(opening, encoding="utf-8")
+
+    doc = load_document(path, content_hash="test")
+
+    assert doc.text.split()[0] == opening.split()[0], f"the opening is kept as text: {doc.text!r}"

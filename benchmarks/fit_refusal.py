@@ -1,0 +1,95 @@
+"""Fit the refusal model (assistant/refusal.py) on the tune halves of the evaluation sets and write it.
+
+Usage: python benchmarks/fit_refusal.py [--sets starter,minerals-dev,sec-10q-sample] [--stores DIR]
+                                        [--max-false-refusals 0.03] [--out policyqa/data/refusal.json]
+
+Every question of each set's tune half is asked with refusals off; the answerer's signals for each, labelled
+answerable or not, fit a logistic regression (classes weighted equally). The threshold is the highest probability
+cut that keeps false refusals on the tune half at or under --max-false-refusals. The check halves are never read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import tempfile
+from pathlib import Path
+
+from _common import ROOT, fmt, load_average, table
+
+from assistant.refusal import RefusalModel, fit
+from tests.eval.runner import open_assistant, run_set
+from tests.eval.sets import eval_sets
+
+NEVER_REFUSE = RefusalModel(weights={}, bias=0.0, threshold=-1.0, means={})
+# The signals the model weighs. Left out after trying them on the tune halves: "typed" (an amount, a date... in
+# a stated sentence), "agreement" (dense and keyword ranks of the top passage) and "top_coverage" took weights of
+# the wrong sign or near zero, i.e. they fit noise in the few unanswerable questions.
+# "missing" (a name the question gives that no document holds) is not fit: it refuses on its own (see
+# assistant/extractive.py), and the tune halves hold no such question to learn a weight from.
+# "best_dense" and "passage_dense" enter as their maximum ("similarity"): apart, the passage one took most of the
+# weight and refused questions about a person, whose name embeds far from any passage.
+SIGNALS = ("similarity", "coverage", "sentence_coverage", "absent_names", "unknown", "head")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sets", default="starter,minerals-dev,sec-10q-sample")
+    parser.add_argument("--stores", type=Path, help="reuse stores in this folder (one per set)")
+    parser.add_argument("--max-false-refusals", type=float, default=0.05)
+    parser.add_argument("--l2", type=float, default=1.0)
+    parser.add_argument("--out", type=Path, default=ROOT / "policyqa" / "data" / "refusal.json")
+    args = parser.parse_args()
+    print(load_average())
+    stores = args.stores or Path(tempfile.mkdtemp(prefix="policyqa-fit-"))
+    sets = eval_sets()
+    rows: list[tuple[dict[str, float], bool, str]] = []
+    for name in args.sets.split(","):
+        eval_set = sets[name]
+        if not eval_set.available:
+            print(f"{name}: not available, skipped")
+            continue
+        assistant = open_assistant(eval_set, stores / name)
+        assistant.backends["offline"][1].refusal = NEVER_REFUSE
+        run = run_set(eval_set, assistant, split="tune")
+        for result in run.report.results:
+            signals = run.signals.get(result.id)
+            if signals is not None:
+                features = signals.features()
+                rows.append(({k: features[k] for k in SIGNALS}, not result.unanswerable, f"{name}/{result.id}"))
+        print(f"{name}: {len(run.report.results)} tune questions")
+    answerable = [f for f, a, _ in rows if a]
+    weights, bias = fit([(f, a) for f, a, _ in rows], l2=args.l2)
+    model = RefusalModel(weights=weights, bias=bias, threshold=0.5, means={})
+    probs = sorted(((model.probability(f), a, qid) for f, a, qid in rows), key=lambda r: r[0])
+    n_answerable = sum(1 for _, a, _ in probs if a)
+    allowed = int(args.max_false_refusals * n_answerable)
+    # The cut sits halfway between the last probability it refuses and the next one.
+    threshold, false_refusals = 0.0, 0
+    for i, (p, a, _) in enumerate(probs):
+        if a:
+            false_refusals += 1
+            if false_refusals > allowed:
+                threshold = (p + probs[i - 1][0]) / 2 if i else p / 2
+                break
+    means = {k: sum(f[k] for f in answerable) / len(answerable) for k in answerable[0]}
+    fitted_on = (
+        f"benchmarks/fit_refusal.py on {dt.date.today().isoformat()}: tune halves of {args.sets} "
+        f"({n_answerable} answerable, {len(rows) - n_answerable} unanswerable), l2={args.l2}, "
+        f"max false refusals {args.max_false_refusals}"
+    )
+    model = RefusalModel(weights=weights, bias=bias, threshold=threshold, means=means, fitted_on=fitted_on)
+    args.out.write_text(json.dumps(model.to_dict(), indent=2) + "\n", encoding="utf-8")
+    print(table(("signal", "weight", "answerable mean"), [(k, fmt(v, 3), fmt(means[k], 3)) for k, v in weights.items()]))
+    print(f"bias {bias:.3f}; threshold {threshold:.3f}")
+    refused = [(qid, a) for p, a, qid in probs if p < threshold]
+    print(f"tune: refused {sum(1 for _, a in refused if not a)} of {len(rows) - n_answerable} unanswerable, "
+          f"{sum(1 for _, a in refused if a)} of {n_answerable} answerable")
+    for p, a, qid in probs[:15]:
+        print(f"  {p:.3f} {'answerable  ' if a else 'UNANSWERABLE'} {qid}")
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

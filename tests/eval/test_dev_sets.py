@@ -1,0 +1,78 @@
+"""The dev sets the product was not written for (read from ../shared/datasets), with floors on each half.
+
+minerals-dev (real U.S. government texts, evidence-level questions) is scored on both halves: "tune" is what
+thresholds were fit on (benchmarks/fit_refusal.py), "check" is the honest figure. The sec-10q sample (six real
+10-Q filings) is scored by document. The floors sit at or just under the figures measured on this machine (see
+README "Answers on documents nobody tuned for"): they catch a regression; the README states the targets.
+Skipped, with the reason, where the datasets are not next to the checkout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from assistant.evaluation import EvalReport, MetricRow
+from tests.answer_checks import unsupported_sentences
+from tests.eval.runner import SetRun, open_assistant, run_set
+from tests.eval.sets import eval_sets
+
+pytestmark = [pytest.mark.eval, pytest.mark.model]
+
+# (set, split) -> floors on the "all" row; refusals are counted over the unanswerable questions of the half.
+FLOORS: dict[tuple[str, str], dict[str, float]] = {
+    ("minerals-dev", "tune"): {"hit_at_1": 0.50, "hit_at_5": 0.85, "any_citation": 0.55},
+    ("minerals-dev", "check"): {"hit_at_1": 0.45, "hit_at_5": 0.80, "any_citation": 0.60},
+    ("sec-10q-sample", "all"): {"hit_at_1": 0.90, "hit_at_5": 0.95, "citation_precision": 0.90},
+}
+MAX_FALSE_REFUSALS = {("minerals-dev", "tune"): 4, ("minerals-dev", "check"): 7, ("sec-10q-sample", "all"): 8}
+MIN_UNANSWERABLE_REFUSED = 3  # of minerals-dev's 7 unanswerable questions, both halves together
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str, str], SetRun]]:
+    sets = eval_sets()
+    missing = [s.name for k in FLOORS for s in [sets[k[0]]] if not s.available]
+    if missing:
+        pytest.skip(f"dev sets not found next to the checkout ({', '.join(sorted(set(missing)))}; see tests/eval/sets.py)")
+    results: dict[tuple[str, str], SetRun] = {}
+    for name in dict.fromkeys(k[0] for k in FLOORS):
+        assistant = open_assistant(sets[name], tmp_path_factory.mktemp(name) / "store")
+        for set_name, split in FLOORS:
+            if set_name == name:
+                results[(name, split)] = run_set(sets[name], assistant, split=split)
+                print(f"\n{name} ({split}):\n{results[(name, split)].report.table()}")
+        assistant.store.close()
+    yield results
+
+
+def _fail(report: EvalReport, message: str) -> str:
+    return f"{message}\n{report.table()}"
+
+
+@pytest.mark.parametrize("key", list(FLOORS), ids=[f"{s}-{h}" for s, h in FLOORS])
+def test_each_set_meets_its_floors(runs: dict[tuple[str, str], SetRun], key: tuple[str, str]) -> None:
+    report = runs[key].report
+    overall: MetricRow = report.overall
+    for metric, floor in FLOORS[key].items():
+        value = getattr(overall, metric)
+        assert value is not None and value >= floor, _fail(report, f"{key}: {metric} {value} below {floor}")
+    assert overall.false_refusals <= MAX_FALSE_REFUSALS[key], _fail(
+        report, f"{key}: {overall.false_refusals} answerable questions refused"
+    )
+
+
+def test_unanswerable_minerals_questions_are_refused(runs: dict[tuple[str, str], SetRun]) -> None:
+    results = [r for split in ("tune", "check") for r in runs[("minerals-dev", split)].report.results if r.unanswerable]
+    refused = [r.id for r in results if not r.answerable]
+    assert len(results) == 7, f"the set holds 7 unanswerable questions, scored {len(results)}"
+    assert len(refused) >= MIN_UNANSWERABLE_REFUSED, f"refused only {refused} of {[r.id for r in results]}"
+
+
+def test_no_answer_states_a_sentence_outside_its_citations(runs: dict[tuple[str, str], SetRun]) -> None:
+    problems = [
+        f"{q!r}: {p}" for run in runs.values() for q, a in run.answers if a.answerable for p in unsupported_sentences(a)
+    ]
+    assert not problems, f"{len(problems)} unsupported sentences:\n" + "\n".join(problems[:20])
+
