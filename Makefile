@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8501
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast install ingest app browser-deps postgres-deps clean
+.PHONY: run test test-fast test-lowest install ingest app browser-deps postgres-deps clean
 
 run: ingest app
 
@@ -51,3 +51,12 @@ postgres-deps:
 
 clean:
 	rm -rf $(VENV) .policyqa .pytest_cache
+
+# The fast tier against the lowest versions pyproject.toml admits (.ci/lowest-constraints.txt), in a throwaway venv.
+LOWEST_VENV ?= /tmp/policyqa-lowest
+test-lowest:
+	rm -rf $(LOWEST_VENV) && $(PYTHON) -m venv $(LOWEST_VENV)
+	$(LOWEST_VENV)/bin/python -m pip install --quiet torch==2.13.0 || \
+		$(LOWEST_VENV)/bin/python -m pip install --quiet torch --index-url https://download.pytorch.org/whl/cpu
+	$(LOWEST_VENV)/bin/python -m pip install --quiet -c .ci/lowest-constraints.txt -e . pytest fpdf2 psutil
+	HF_HUB_OFFLINE=1 $(LOWEST_VENV)/bin/python -m pytest $(PYTEST_ARGS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from policyqa.types import Answer, Citation, Passage, StoredChunk, Turn
@@ -19,13 +19,19 @@ def escape_markdown(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
-def answer_markdown(answer: Answer) -> str:
-    """The answer text, escaped, with ``[n]`` markers visible and unverified sentences flagged."""
+def answer_markdown(answer: Answer, *, link: Callable[[int], str] | None = None) -> str:
+    """The answer text, escaped, with ``[n]`` markers visible and unverified sentences flagged.
+
+    With ``link``, each marker becomes a Markdown link to ``link(n)`` (the address that opens source n).
+    """
     text = flag_unsupported(answer, "\u26a0\ufe0f *unverified:* ", "")
     parts = _MARKER.split(text)
     out: list[str] = []
     for i, part in enumerate(parts):
-        out.append(f"**[{part}]**" if i % 2 else escape_markdown(part).replace("\\u26a0", "\u26a0"))
+        if i % 2:
+            out.append(f"**[[{part}]]({link(int(part))})**" if link else f"**[{part}]**")
+        else:
+            out.append(escape_markdown(part).replace("\\u26a0", "\u26a0"))
     return "".join(out).replace("\\*unverified\\:\\*", "*unverified:*")
 
 
@@ -73,7 +79,11 @@ def html_text(text: str) -> str:
 
 def passage_html(chunk: StoredChunk, spans: Sequence[tuple[int, int]] = ()) -> str:
     """The passage as escaped HTML with the cited sentences in ``<mark>``; nothing in it can run or restyle."""
-    text = chunk.text
+    return marked_html(chunk.text, spans)
+
+
+def marked_html(text: str, spans: Sequence[tuple[int, int]] = ()) -> str:
+    """``text`` as escaped HTML with each span in ``<mark>`` (overlaps merged) and line breaks as ``<br>``."""
     out: list[str] = []
     cursor = 0
     for start, end in sorted(spans):
@@ -85,6 +95,15 @@ def passage_html(chunk: StoredChunk, spans: Sequence[tuple[int, int]] = ()) -> s
         cursor = end
     out.append(html.escape(text[cursor:]))
     return re.sub(r"\r\n?|\n", "<br>", "".join(out))
+
+
+def section_html(text: str, passage: tuple[int, int], quotes: Sequence[tuple[int, int]] = ()) -> str:
+    """A section with the cited passage set apart in a ``<blockquote>`` and its quoted sentences marked."""
+    start, end = passage
+    inside = [(max(a, start) - start, min(b, end) - start) for a, b in quotes if a < end and b > start]
+    parts = [marked_html(text[:start].rstrip()), f"<blockquote>{marked_html(text[start:end], inside)}</blockquote>",
+             marked_html(text[end:].lstrip())]
+    return "".join(p for p in parts if p)
 
 
 def source_line(number: int, chunk: StoredChunk) -> str:
@@ -112,31 +131,80 @@ def answer_text(answer: Answer) -> str:
     return "\n".join(lines)
 
 
+# Only what would turn prose into markup: emphasis, code, links, HTML, strikethrough, tables. Dots, dollars,
+# hyphens and parentheses stay as written, so an exported "$35.6 million." reads as "$35.6 million.".
+_EXPORT_SPECIAL = re.compile(r"([\\`*_\[\]<>~|])")
+_EXPORT_LINE_START = re.compile(r"^(\s*)([#>+\-=]|\d+[.)])", re.MULTILINE)
+_EXPORT_AUTOLINK = re.compile(r"(?i)\b(https?|ftp|mailto|javascript|vbscript|data|file)(:)|\b(www)(\.)")
+
+
+def export_text(text: str) -> str:
+    """Document text for a Markdown file: plain where plain is safe, a backslash only before real markup."""
+    text = _EXPORT_SPECIAL.sub(r"\\\1", _squash(text))
+    text = _EXPORT_AUTOLINK.sub(lambda m: f"{m.group(1) or m.group(3)}\\{m.group(2) or m.group(4)}", text)
+    return _EXPORT_LINE_START.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", text)
+
+
 def conversation_markdown(turns: Sequence[Turn], *, title: str = "policyqa conversation") -> str:
-    """A Markdown export of a chat with every citation's document, location and quoted sentence."""
-    lines = [f"# {title}", ""]
+    """A Markdown export of a chat: questions and answers, then one numbered list of every source cited.
+
+    Sources are numbered once for the whole chat (the same passage keeps its number across answers), and a
+    marker repeated on consecutive sentences is written once, after the last of them.
+    """
+    numbers: dict[str, int] = {}
+    sources: list[tuple[Citation, list[str]]] = []
+    lines = [f"# {export_text(title)}", ""]
     for n, turn in enumerate(turns, start=1):
-        lines += [f"## {n}. {escape_markdown(turn.question)}", ""]
+        lines += [f"## {n}. {export_text(turn.question)}", ""]
         answer = turn.answer
-        lines += [answer_markdown(answer), ""]
+        local: dict[int, int] = {}
+        for c in answer.citations:
+            key = f"{c.chunk.chunk_id}"
+            if key not in numbers:
+                numbers[key] = len(numbers) + 1
+                sources.append((c, []))
+            local.setdefault(c.number, numbers[key])
+            quote = _squash(c.quote)
+            quotes = sources[numbers[key] - 1][1]
+            if quote and quote not in quotes:
+                quotes.append(quote)
+        text = _export_answer(flag_unsupported(answer, "(unverified) ", ""), local)
+        lines += [text if answer.answerable else f"*{text}*", ""]
         if answer.notice:
-            lines += [f"*{escape_markdown(answer.notice)}*", ""]
+            lines += [f"Note: {export_text(answer.notice)}", ""]
         if answer.query and answer.query != turn.question:
-            lines += [f"Search query: {escape_markdown(answer.query)}", ""]
-        if answer.citations:
-            lines.append("Sources:")
+            lines += [f"Search query: {export_text(answer.query)}", ""]
+        if not answer.citations and answer.related:
+            lines.append("Related passages: " + "; ".join(export_text(location(p.chunk)) for p in answer.related))
             lines.append("")
-            for c in answer.citations:
-                lines.append(f"- {escape_markdown(source_line(c.number, c.chunk))}: "
-                             f"\u201c{escape_markdown(_squash(c.quote))}\u201d")
-            lines.append("")
-        elif answer.related:
-            lines.append("Related passages:")
-            lines.append("")
-            for p in answer.related:
-                lines.append(f"- {escape_markdown(location(p.chunk))}")
-            lines.append("")
+    if sources:
+        lines += ["## Sources", ""]
+        for number, (c, quotes) in enumerate(sources, start=1):
+            facts = (c.chunk.doc_type.value, c.chunk.published or "", Path(c.chunk.source).name)
+            meta = " \u00b7 ".join(x for x in facts if x)
+            lines.append(f"{number}. {export_text(location(c.chunk))} ({export_text(meta)})")
+            lines += [f"   > {export_text(q)}" for q in quotes]
+        lines.append("")
     return "\n".join(lines)
+
+
+def _export_answer(text: str, numbers: dict[int, int]) -> str:
+    parts = _MARKER.split(text)
+    markers = [int(parts[i]) for i in range(1, len(parts), 2)]
+    out: list[str] = []
+    for i, part in enumerate(parts):
+        if not i % 2:
+            lead, trail = part[: len(part) - len(part.lstrip())], part[len(part.rstrip()) :]
+            out.append(f"{' ' if lead else ''}{export_text(part)}{' ' if trail else ''}" if part.strip() else " ")
+            continue
+        position = i // 2
+        following = markers[position + 1] if position + 1 < len(markers) else None
+        if following == int(part):
+            if out:
+                out[-1] = out[-1].rstrip(" ")
+            continue  # the same source again on the next sentence: one marker after the last one
+        out.append(f"[{numbers.get(int(part), int(part))}]")
+    return re.sub(r" {2,}", " ", "".join(out)).strip()
 
 
 def related_summary(passages: Sequence[Passage], limit: int = 3) -> list[str]:

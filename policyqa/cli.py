@@ -516,5 +516,35 @@ def _print_deal_scores(expected_path: Path, offline: list[Deal], run: DealRun | 
             click.secho(f"note: {notice}", fg="yellow")
 
 
+@main.command()
+@click.option(
+    "--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the feedback as CSV here ('-' = stdout)."
+)
+def feedback(csv_path: str | None) -> None:
+    """Thumbs up/down and comments given in the chat, one row per answer (the latest rating of each)."""
+    from pathlib import Path
+
+    from assistant.feedback import feedback_csv, feedback_path, latest_feedback
+
+    store_dir = _settings().store_dir
+    records = latest_feedback(store_dir)
+    if csv_path:
+        text = feedback_csv(records)
+        if csv_path == "-":
+            click.echo(text, nl=False)
+            return
+        Path(csv_path).write_text(text, encoding="utf-8")
+        click.echo(f"{len(records)} answer(s) with feedback written to {csv_path}")
+        return
+    if not records:
+        click.echo(f"no feedback yet ({feedback_path(store_dir)})")
+        return
+    for r in records:
+        thumb = "up  " if r.get("rating") == 1 else "down"
+        comment = f" — {r['comment']}" if r.get("comment") else ""
+        click.echo(f"{str(r.get('at', ''))[:16]}  {thumb}  {r.get('question')}{comment}")
+    click.echo(f"{len(records)} answer(s) rated; --csv FILE writes them all")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -17,7 +17,8 @@ PDF_SUFFIXES = (".pdf",)
 HTML_SUFFIXES = (".html", ".htm")
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 TEXT_SUFFIXES = (".txt", ".text")
-SUPPORTED_SUFFIXES: tuple[str, ...] = PDF_SUFFIXES + HTML_SUFFIXES + MARKDOWN_SUFFIXES + TEXT_SUFFIXES
+DOCX_SUFFIXES = (".docx",)
+SUPPORTED_SUFFIXES: tuple[str, ...] = PDF_SUFFIXES + HTML_SUFFIXES + MARKDOWN_SUFFIXES + TEXT_SUFFIXES + DOCX_SUFFIXES
 
 __all__ = ["SUPPORTED_SUFFIXES", "RawDocument", "load_document", "load_raw"]
 
@@ -66,6 +67,10 @@ def load_raw(path: Path, *, max_pdf_pages: int = 2000, pdf_engine: str = "pypdf"
         from ingest.loaders.html import load_html
 
         return load_html(path)
+    if suffix in DOCX_SUFFIXES:
+        from ingest.loaders.docx import load_docx
+
+        return load_docx(path)
     if suffix in MARKDOWN_SUFFIXES:
         from ingest.loaders.markdown import load_markdown
 

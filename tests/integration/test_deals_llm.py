@@ -460,7 +460,7 @@ def deals_page(
         st.cache_resource.clear()
         at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
         at.run()
-        at.radio[0].set_value("Deals").run()
+        at.switch_page("app/deals.py").run()
         assert not at.exception, [e.value for e in at.exception]
         return at
 

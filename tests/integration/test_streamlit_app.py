@@ -15,7 +15,7 @@ import pytest
 import streamlit as st
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
-from streamlit.testing.v1.element_tree import Block, DownloadButton
+from streamlit.testing.v1.element_tree import Block, Element
 
 from assistant.feedback import read_feedback
 from assistant.retrieval import Retriever
@@ -116,6 +116,14 @@ def app(store_dir: Path, fake_model: list[FakeEmbedder], opened_stores: list[Cor
     st.cache_resource.clear()
 
 
+MARKER = re.compile(r"\*\*\[\[(\d+)\]\]\(\?chat=(\w+)&cite=(\d+)-(\d+)\)\*\*")
+
+
+def linked_markers(markdown: str) -> list[tuple[str, str, str, str]]:
+    """The answer's [n] markers, each a link to ``?chat=ID&cite=TURN-N``: (n, chat id, turn, n)."""
+    return MARKER.findall(markdown)
+
+
 def ask(at: AppTest, question: str) -> AppTest:
     at.chat_input[0].set_value(question).run()
     assert not at.exception, f"exception after asking {question!r}: {[e.value for e in at.exception]}"
@@ -138,13 +146,15 @@ def metric(at: AppTest, label: str) -> str:
     return values[0]
 
 
-def export_button(at: AppTest) -> DownloadButton:
-    buttons = [b for b in at.download_button if b.label == "Export"]
-    assert len(buttons) == 1, f"expected one Export button: {[b.label for b in at.download_button]}"
+def export_button(at: AppTest) -> Element:
+    """By its proto: AppTest's DownloadButton wrapper (and ``at.download_button``) arrived after streamlit 1.53."""
+    found = list(at.get("download_button"))
+    buttons = [b for b in found if b.proto.label == "Export"]
+    assert len(buttons) == 1, f"expected one Export button: {[b.proto.label for b in found]}"
     return buttons[0]
 
 
-def download_data(button: DownloadButton, storages: list[MemoryMediaFileStorage]) -> str:
+def download_data(button: Element, storages: list[MemoryMediaFileStorage]) -> str:
     name = button.proto.url.rsplit("/", 1)[-1]
     assert storages, "AppTest created no media storage"
     return storages[-1].get_file(name).content.decode("utf-8")
@@ -157,9 +167,11 @@ def test_question_gets_an_answer_with_a_marker_and_sources_marking_the_cited_sen
     ask(app, STAKE_QUESTION)
 
     shown = [m.value for m in app.markdown]
-    answers = [v for v in shown if "**[1]**" in v]
+    answers = [v for v in shown if linked_markers(v)]
     assert answers, f"no answer with a [1] marker among: {shown}"
-    assert STAKE_SENTENCE in unescape(answers[0]), f"answer should state the fact: {answers[0]!r}"
+    number, chat_id, turn, cited = linked_markers(answers[0])[0]
+    assert (number, chat_id, turn, cited) == ("1", app.session_state["chat_id"], "0", "1"), linked_markers(answers[0])
+    assert STAKE_SENTENCE in unescape(MARKER.sub("", answers[0])), f"answer should state the fact: {answers[0]!r}"
     assert "**Sources**" in shown, f"no Sources heading: {shown}"
     source = expander(app, "[1] Trilogy Metals stake")
     passage = " ".join(m.value for m in source.markdown)
@@ -224,8 +236,9 @@ def test_export_downloads_the_question_and_its_citation(app: AppTest, media: lis
     assert not button.proto.disabled, "Export should be enabled once there is an answer"
     exported = unescape(download_data(button, media))
     assert STAKE_QUESTION in exported, f"the question is missing from the export: {exported!r}"
-    assert "[1] Trilogy Metals stake" in exported, f"the citation is missing: {exported!r}"
-    assert f"\u201c{STAKE_SENTENCE}\u201d" in exported, f"the quoted sentence is missing: {exported!r}"
+    assert "\n1. Trilogy Metals stake" in exported, f"the numbered source is missing: {exported!r}"
+    assert f"> {STAKE_SENTENCE}" in exported, f"the quoted sentence is missing: {exported!r}"
+    assert "\\" not in download_data(button, media), "the export should have no backslash escapes here"
 
 
 # -- feedback ---------------------------------------------------------------------------------------------
@@ -330,7 +343,7 @@ def test_an_error_while_answering_is_shown_and_the_page_keeps_working(
 
     ask(app, STAKE_QUESTION)
     assert len(turns(app)) == 1 and turns(app)[0].answer.answerable, "the next question should be answered"
-    assert any("**[1]**" in m.value for m in app.markdown), "the answer should be rendered after the error"
+    assert any(linked_markers(m.value) for m in app.markdown), "the answer should be rendered after the error"
 
 
 def test_unanswerable_question_shows_a_warning_and_related_passages(app: AppTest) -> None:

@@ -1,14 +1,19 @@
-"""streamlit_app.py is a thin shell: it imports the libraries' public modules, never the heavy stack under them."""
+"""streamlit_app.py and its pages in app/ are a thin shell: they import the libraries' public modules, never the
+heavy stack under them."""
 
 from __future__ import annotations
 
 import ast
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from tests.conftest import ROOT
 
 APP = ROOT / "streamlit_app.py"
+SHELL_FILES = [APP, *sorted(p for p in (ROOT / "app").glob("*.py") if p.name != "__init__.py")]
 FORBIDDEN = ("chromadb", "sentence_transformers", "langchain", "torch", "sqlite3", "pypdf")
 # What the app's own imports may not pull in at import time: the page must render before any model loads.
 HEAVY_AT_IMPORT = ("torch", "sentence_transformers", "transformers", "chromadb", "pypdf")
@@ -46,26 +51,32 @@ def test_the_checker_sees_every_kind_of_import() -> None:
     assert flagged == ["chromadb", "langchain_core.embeddings", "pypdf", "sentence_transformers", "sqlite3", "torch"]
 
 
-def test_streamlit_app_imports_no_storage_model_or_parsing_library() -> None:
-    modules = imported_modules(APP.read_text(encoding="utf-8"))
+def test_the_app_has_one_module_per_page() -> None:
+    assert {p.stem for p in SHELL_FILES} >= {"streamlit_app", "chat", "documents", "deals", "evaluation"}
+
+
+@pytest.mark.parametrize("path", SHELL_FILES, ids=lambda p: p.name)
+def test_streamlit_app_imports_no_storage_model_or_parsing_library(path: Path) -> None:
+    modules = imported_modules(path.read_text(encoding="utf-8"))
 
     assert modules, "no imports found: is the path right?"
     flagged = [m for m in modules if is_forbidden(m)]
-    assert flagged == [], f"streamlit_app.py must stay a thin shell; move this into the library: {flagged}"
+    assert flagged == [], f"{path.name} must stay a thin shell; move this into the library: {flagged}"
 
 
-def test_streamlit_app_imports_only_streamlit_the_stdlib_and_the_three_packages() -> None:
-    allowed = {"streamlit", "policyqa", "ingest", "assistant", "__future__"} | set(sys.stdlib_module_names)
-    modules = imported_modules(APP.read_text(encoding="utf-8"))
+@pytest.mark.parametrize("path", SHELL_FILES, ids=lambda p: p.name)
+def test_streamlit_app_imports_only_streamlit_the_stdlib_and_the_three_packages(path: Path) -> None:
+    allowed = {"streamlit", "policyqa", "ingest", "assistant", "app", "__future__"} | set(sys.stdlib_module_names)
+    modules = imported_modules(path.read_text(encoding="utf-8"))
 
     outside = sorted({m for m in modules if m.split(".")[0] not in allowed})
 
-    assert outside == [], f"streamlit_app.py imports something besides streamlit and the project packages: {outside}"
+    assert outside == [], f"{path.name} imports something besides streamlit and the project packages: {outside}"
 
 
 def test_importing_what_the_app_imports_loads_no_model_or_store_library() -> None:
-    modules = imported_modules(APP.read_text(encoding="utf-8"))
-    ours = sorted({m for m in modules if m.split(".")[0] in ("policyqa", "ingest", "assistant")})
+    modules = [m for path in SHELL_FILES for m in imported_modules(path.read_text(encoding="utf-8"))]
+    ours = sorted({m for m in modules if m.split(".")[0] in ("policyqa", "ingest", "assistant", "app")})
     code = (
         "import sys\n"
         + "".join(f"import {m}\n" for m in ours)

@@ -75,3 +75,23 @@ def test_rating_other_than_0_or_1_is_refused_and_nothing_written(rating: object,
         record_feedback(tmp_path, "q?", make_answer(), rating)  # type: ignore[arg-type]
 
     assert not feedback_path(tmp_path).exists(), "a refused rating must not create the file"
+
+
+def test_a_comment_given_later_replaces_the_rating_record_of_the_same_answer(tmp_path: Path) -> None:
+    from assistant.feedback import feedback_csv, latest_feedback
+
+    store = tmp_path / "store"
+    record_feedback(store, "How big is the stake?", make_answer(), 1, record_id="chat1-0")
+    record_feedback(store, "Another question?", make_answer(), 1, record_id="chat1-1")
+    record_feedback(store, "How big is the stake?", make_answer(), 0, comment="  wrong year ", record_id="chat1-0")
+
+    latest = latest_feedback(store)
+
+    assert len(read_feedback(store)) == 3, "the file is only appended to"
+    assert [(r["question"], r["rating"], r["comment"]) for r in latest] == [
+        ("How big is the stake?", 0, "wrong year"), ("Another question?", 1, "")
+    ], latest
+    rows = feedback_csv(latest).splitlines()
+    assert rows[0] == "at,rating,comment,question,query,answer,answerable,backend,sources", rows[0]
+    assert rows[1].split(",")[1:4] == ["down", "wrong year", "How big is the stake?"], rows[1]
+    assert rows[1].endswith('"[1] Trilogy Metals stake, p. 3"'), rows[1]

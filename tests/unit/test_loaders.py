@@ -304,7 +304,7 @@ def test_text_full_of_control_characters_is_binary(tmp_path: Path) -> None:
 
 
 def test_unsupported_extension_raises_load_error(tmp_path: Path) -> None:
-    path = tmp_path / "report.docx"
+    path = tmp_path / "report.xlsx"  # a spreadsheet: .docx is read since the Word loader
     path.write_bytes(b"PK\x03\x04")
     assert_load_error(path, "unsupported file type")
 

@@ -152,4 +152,52 @@ def test_conversation_markdown_exports_questions_queries_and_quoted_citations() 
     assert md.startswith("# policyqa conversation"), md
     assert "## 1. When was that announced?" in md, f"the question is a heading: {md}"
     assert "Search query: When was that announced? Northwind Minerals" in md, f"the rewritten query is shown: {md}"
-    assert escape_markdown(sentence) in md and "\u201c" in md, f"the cited sentence is quoted: {md}"
+    assert f"> {sentence}" in md, f"the cited sentence is quoted under its source: {md}"
+
+
+def test_conversation_markdown_has_no_backslashes_in_plain_prose_and_one_numbered_source_list() -> None:
+    loan = chunk()
+    other = chunk("Northwind Minerals will build a refinery in Ohio.", doc_id="refinery", title="Refinery")
+    first = "The Department of Energy lent Northwind Minerals $250 million."
+    second = "The loan was announced on June 16, 2025."
+    one = Answer(
+        text=f"{first} [1] {second} [1]", citations=(cite(1, loan, first), cite(1, loan, second)), answerable=True,
+        query="How much?",
+    )
+    refinery = "Northwind Minerals will build a refinery in Ohio."
+    two = Answer(
+        text=f"{refinery} [1] {second} [2]", citations=(cite(1, other, refinery), cite(2, loan, second)),
+        answerable=True, query="And then?",
+    )
+
+    md = conversation_markdown([Turn("How much?", one), Turn("And then?", two)])
+
+    assert "\\" not in md, f"plain prose needs no backslash escapes: {md}"
+    assert f"{first} {second} [1]" in md, f"a marker repeated on consecutive sentences is written once: {md}"
+    assert f"{refinery} [2] {second} [1]" in md, f"the second answer is renumbered to the chat's list: {md}"
+    assert md.count("## Sources") == 1, f"one source list for the whole chat: {md}"
+    listed = [line for line in md.splitlines() if line[:3] in ("1. ", "2. ")]
+    assert listed == ["1. Northwind loan (article \u00b7 2025-06-16 \u00b7 northwind-loan.html)",
+                      "2. Refinery (article \u00b7 2025-06-16 \u00b7 northwind-loan.html)"], listed
+
+
+def test_answer_markdown_links_each_marker_when_given_an_address() -> None:
+    answer = Answer(text="Costs $250 million [1] and [2].", citations=(), answerable=True, query="q")
+
+    md = answer_markdown(answer, link=lambda n: f"?cite={n}")
+
+    assert "**[[1]](?cite=1)**" in md and "**[[2]](?cite=2)**" in md, md
+
+
+def test_section_html_sets_the_passage_apart_and_marks_its_quote_escaped() -> None:
+    from assistant.render import section_html
+
+    text = "Before <b>it</b>. The passage holds the quote. After."
+    start = text.index("The passage")
+    end = text.index(" After.")
+    quote = text.index("the quote")
+
+    html_out = section_html(text, (start, end), [(quote, quote + len("the quote"))])
+
+    assert html_out == ("Before &lt;b&gt;it&lt;/b&gt;.<blockquote>The passage holds <mark>the quote</mark>."
+                        "</blockquote>After."), html_out

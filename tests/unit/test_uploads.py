@@ -172,3 +172,41 @@ def test_every_supported_suffix_is_accepted(name: str, tmp_path: Path) -> None:
     saved = save_upload(name, b"content", tmp_path / "uploads", max_mb=1)
 
     assert saved.name == name
+
+
+def test_a_second_upload_with_the_same_name_and_other_content_gets_its_own_file(tmp_path: Path) -> None:
+    upload_dir = tmp_path / "uploads"
+
+    first = save_upload("note.md", b"# One\n\nfirst", upload_dir, max_mb=1)
+    second = save_upload("note.md", b"# Two\n\nsecond", upload_dir, max_mb=1)
+    third = save_upload("note.md", b"# Three\n\nthird", upload_dir, max_mb=1)
+
+    assert [p.name for p in (first, second, third)] == ["note.md", "note-2.md", "note-3.md"]
+    assert first.read_bytes() == b"# One\n\nfirst", "the first upload was overwritten"
+    assert second.read_bytes() == b"# Two\n\nsecond"
+
+
+def test_the_same_file_uploaded_again_keeps_its_one_copy(tmp_path: Path) -> None:
+    upload_dir = tmp_path / "uploads"
+
+    first = save_upload("note.md", b"same", upload_dir, max_mb=1)
+    again = save_upload("note.md", b"same", upload_dir, max_mb=1)
+
+    assert again == first and sorted(p.name for p in upload_dir.iterdir()) == ["note.md"]
+
+
+def test_remove_upload_deletes_files_in_the_upload_folder_only(tmp_path: Path) -> None:
+    from ingest.uploads import remove_upload
+
+    upload_dir = tmp_path / "uploads"
+    saved = save_upload("note.md", b"hello", upload_dir, max_mb=1)
+    (upload_dir / "note.md.meta.yaml").write_text("title: Note\n", encoding="utf-8")
+    elsewhere = tmp_path / "corpus" / "note.md"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text("keep", encoding="utf-8")
+
+    assert remove_upload(saved, upload_dir) is True
+    assert remove_upload(elsewhere, upload_dir) is False
+
+    assert list(upload_dir.iterdir()) == [], "the upload and its sidecar should be gone"
+    assert elsewhere.read_text(encoding="utf-8") == "keep", "a file outside the upload folder was touched"
