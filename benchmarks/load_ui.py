@@ -3,7 +3,7 @@
 Usage: python benchmarks/load_ui.py [--sessions 8] [--questions 50] [--store DIR] [--json PATH]
                                     [--new-chat-every 10] [--baseline 10] [--timeout 60]
 
-Ingests corpus/ into a temporary store (unless --store names one) with `policyqa.cli ingest`, starts
+Ingests corpus/ into a temporary store (unless --store names one) with `policyqa_cli ingest`, starts
 `streamlit run streamlit_app.py` on a free loopback port, and drives Debian's chromium (/usr/bin/chromium)
 with Playwright's async API: one browser, one context and page per session (each its own Streamlit session,
 so its own Conversation on the server's one cached Assistant). Each session asks ``--questions`` questions in
@@ -111,7 +111,7 @@ def free_port() -> int:
 
 
 def ingest(env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, "-m", "policyqa.cli", "ingest", "-q", str(ROOT / "corpus")], env=env, check=True)
+    subprocess.run([sys.executable, "-m", "policyqa_cli", "ingest", "-q", str(ROOT / "corpus")], env=env, check=True)
 
 
 def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:

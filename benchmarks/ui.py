@@ -51,7 +51,7 @@ def main() -> None:
     store = Path(args.store) if args.store else Path(tmp.name) / "store"
     env = {**os.environ, "POLICYQA_STORE_DIR": str(store), "HF_HUB_OFFLINE": "1"}
     if not args.store:
-        subprocess.run([sys.executable, "-m", "policyqa.cli", "ingest", "-q", str(ROOT / "corpus")], env=env, check=True)
+        subprocess.run([sys.executable, "-m", "policyqa_cli", "ingest", "-q", str(ROOT / "corpus")], env=env, check=True)
     port = free_port()
     started = time.perf_counter()
     server = subprocess.Popen(

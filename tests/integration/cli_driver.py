@@ -12,6 +12,6 @@ from tests.fakes import FakeEmbedder
 
 if __name__ == "__main__":
     policyqa.embedding.load_embedder = lambda settings: FakeEmbedder()  # type: ignore[assignment]
-    from policyqa.cli import main
+    from policyqa_cli import main
 
     main(sys.argv[1:], prog_name="policyqa")

@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from ingest.pipeline import ingest_paths
-from policyqa.cli import main
+from policyqa_cli import main
 from policyqa.errors import StoreUnavailable
 from policyqa.settings import Settings
 from policyqa.store import CorpusStore, open_store

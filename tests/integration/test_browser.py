@@ -60,7 +60,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env = server_env(store_dir)
     write_corpus(root / "docs")
     ingest = subprocess.run(
-        [sys.executable, "-m", "policyqa.cli", "ingest", str(root / "docs")],
+        [sys.executable, "-m", "policyqa_cli", "ingest", str(root / "docs")],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     assert ingest.returncode == 0, f"ingest failed: {ingest.stdout}\n{ingest.stderr}"

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from policyqa.cli import main
+from policyqa_cli import main
 from policyqa.settings import Settings
 from tests.fakes import FakeEmbedder
 from tests.integration.policy_corpus import FILES, LOAN_ID, STAKE_ID, write_policy_corpus

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from assistant.feedback import record_feedback
-from policyqa.cli import main
+from policyqa_cli import main
 from policyqa.settings import Settings
 from policyqa.types import Answer
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from ingest.pipeline import ingest_paths
-from policyqa.cli import main
+from policyqa_cli import main
 from policyqa.settings import Settings
 from policyqa.store import open_store
 from tests.fakes import FakeEmbedder

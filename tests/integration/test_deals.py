@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from assistant.deals import COLUMNS, Deal, deals_csv, deals_table, extract_deals
 from assistant.deals import load_expected, score
 from ingest.pipeline import ingest_paths
-from policyqa.cli import main
+from policyqa_cli import main
 from policyqa.settings import Settings
 from policyqa.store import CorpusStore
 from tests.builders import write_markdown

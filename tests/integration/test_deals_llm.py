@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from assistant.deals import Deal, deals_table
 from assistant.deals import load_expected, score
 from assistant.deals import DEALS_SYSTEM, DealRun, run_deals
-from policyqa.cli import main
+from policyqa_cli import main
 from policyqa.settings import Settings
 from policyqa.store import CorpusStore, open_store
 from tests.builders import write_markdown

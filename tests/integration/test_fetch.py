@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 
 from ingest.fetch import CACHE_NAME, FetchOutcome, FetchReport, fetch_sources, load_sources
 from ingest.metadata import read_sidecar
-from policyqa.cli import main
+from policyqa_cli import main
 from policyqa.errors import ConfigError
 from policyqa.settings import Settings
 from policyqa.store import open_store

@@ -71,7 +71,7 @@ def test_fetch_from_a_slow_drip_server_fails_near_the_timeout(drip_url: str, tmp
     sources.write_text(yaml.safe_dump({"documents": [{"url": drip_url, "title": "Slow", "doc_type": "article"}]}))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_PROXY": "*", "no_proxy": "*"}
     command = [
-        sys.executable, "-m", "policyqa.cli", "--store-dir", str(tmp_path / "store"), "fetch", "--sources",
+        sys.executable, "-m", "policyqa_cli", "--store-dir", str(tmp_path / "store"), "fetch", "--sources",
         str(sources), "--dest", str(tmp_path / "dest"), "--timeout", str(TIMEOUT_S), "--retries", "0", "-q",
     ]
 

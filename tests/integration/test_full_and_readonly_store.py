@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from ingest.pipeline import ingest_paths
-from policyqa.cli import main
+from policyqa_cli import main
 from policyqa.settings import Settings
 from policyqa.store import CorpusStore, open_store
 from policyqa.store.chroma import make_client, open_collection

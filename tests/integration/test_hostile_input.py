@@ -17,7 +17,7 @@ from markdown_it import MarkdownIt
 from assistant import Assistant, Conversation
 from assistant.render import answer_markdown, answer_text, conversation_markdown, passage_html
 from ingest.pipeline import ingest_paths
-from policyqa.cli import main
+from policyqa_cli import main
 from policyqa.settings import Settings
 from policyqa.store import CorpusStore, open_store
 from policyqa.types import Answer, Citation, DocType, Outcome, Passage, StoredChunk, Turn

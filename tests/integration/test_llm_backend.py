@@ -23,7 +23,7 @@ from assistant.render import answer_text, support_line
 from assistant.rewrite import RuleRewriter
 from ingest.chunking import split_units
 from ingest.pipeline import ingest_paths
-from policyqa.cli import main
+from policyqa_cli import main
 from policyqa.settings import Settings
 from policyqa.types import Answer, Turn
 from tests.builders import write_markdown

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from assistant import Assistant, Conversation
 from ingest.pipeline import ingest_paths
-from policyqa.cli import main
+from policyqa_cli import main
 from policyqa.errors import StoreBusy
 from policyqa.settings import Settings
 from policyqa.store import CorpusStore, open_store
@@ -205,7 +205,7 @@ def test_100_questions_during_a_200_document_ingest_in_another_process_all_answe
         proc = start_writer(tmp_path, rsettings, docs, pause=0.35, buffer_chunks=8)
         # A second ingest, from the CLI in its own process, while the first holds the store.
         second = subprocess.run(
-            [sys.executable, "-m", "policyqa.cli", "--store-dir", str(rsettings.store_dir), "--collection", COLLECTION,
+            [sys.executable, "-m", "policyqa_cli", "--store-dir", str(rsettings.store_dir), "--collection", COLLECTION,
              "ingest", "--quiet", str(late[0])],
             capture_output=True, text=True, env=subprocess_env(), timeout=120,
         )

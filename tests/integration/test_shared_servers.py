@@ -39,7 +39,7 @@ class PacedEmbedder(FakeEmbedder):
         return super().encode(texts)
 
 policyqa.embedding.load_embedder = lambda settings: PacedEmbedder()
-from policyqa.cli import main
+from policyqa_cli import main
 main()
 """
 

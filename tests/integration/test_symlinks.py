@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from ingest.pipeline import ingest_paths
 from ingest.uploads import save_upload
-from policyqa.cli import main
+from policyqa_cli import main
 from policyqa.settings import Settings
 from policyqa.store import open_store
 from policyqa.types import Outcome

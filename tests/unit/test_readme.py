@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policyqa.cli import main
+from policyqa_cli import main
 from policyqa.settings import Settings
 from policyqa.settings_doc import END, START, settings_table, with_table
 from tests.conftest import ROOT
