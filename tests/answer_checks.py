@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from assistant.extractive import _clean
+from policyqa.text import dates_in
 from policyqa.types import Answer
 
 _MARKED = re.compile(r"(.+?)\s*\[(\d+)\](?:\s+|$)", re.S)
@@ -29,8 +30,53 @@ def stated_in(sentence: str, source: str) -> bool:
     return bool(needle) and any(hay[i : i + len(needle)] == needle for i in range(len(hay) - len(needle) + 1))
 
 
+_ISO_DATE = re.compile(r"\d{4}(?:-\d{2}){0,2}")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_CELL = re.compile(r"^(?P<value>.+?)\s*\[(?P<number>\d+)\]$")
+
+
+def unsupported_cells(answer: Answer) -> list[str]:
+    """For an answer that is a table (the deal tracker's): cells without a marker, citations whose quote is not their
+    chunk's text, and figures the cited quote does not state. Names of instruments and agencies are normalised by the
+    table ("Department of War" is shown as the Department of Defense), so only their citation is checked; a date may
+    be written in the quote in words or be the cited document's publication date. One intro line ending in ':' is
+    allowed."""
+    problems: list[str] = []
+    lines = [line.strip() for line in answer.text.splitlines() if line.strip()]
+    rows = [line for line in lines if line.startswith("|")]
+    prose = [line for line in lines if not line.startswith("|")]
+    if len(prose) > 1 or (prose and not prose[0].endswith(":")):
+        problems.append(f"text outside the table other than one intro line: {prose}")
+    by_number = {c.number: c for c in answer.citations}
+    for row in rows[2:]:  # the header and the |---| line state nothing
+        for cell in (c.strip() for c in row.strip("|").split("|")):
+            if cell in ("", "–", "-"):
+                continue
+            match = _CELL.match(cell)
+            if match is None:
+                problems.append(f"uncited cell {cell!r} in {row!r}")
+                continue
+            citation = by_number.get(int(match.group("number")))
+            if citation is None:
+                problems.append(f"[{match.group('number')}] has no Citation: {cell!r}")
+                continue
+            value, chunk = match.group("value"), citation.passage.chunk
+            if not citation.quote.strip() or chunk.text[citation.quote_start : citation.quote_end] != citation.quote:
+                problems.append(f"citation [{citation.number}] of {cell!r} has no quote of its chunk")
+            elif _ISO_DATE.fullmatch(value):
+                stated = dates_in(citation.quote) + dates_in(chunk.text) + ((chunk.published,) if chunk.published else ())
+                if not any(d.startswith(value) for d in stated):
+                    problems.append(f"date {value!r} is neither stated in {chunk.chunk_id} nor its publication date")
+            elif not _NUMBER.findall(value) or not set(_NUMBER.findall(value)) <= set(_NUMBER.findall(citation.quote)):
+                if _NUMBER.findall(value):
+                    problems.append(f"the figures of {value!r} are not in the quote of [{citation.number}]")
+    return problems
+
+
 def unsupported_sentences(answer: Answer) -> list[str]:
     """Sentences of the answer that no citation with their number quotes from its passage (empty = all fine)."""
+    if any(line.lstrip().startswith("|") for line in answer.text.splitlines()):
+        return unsupported_cells(answer)
     problems: list[str] = []
     numbers = {c.number for c in answer.citations}
     for sentence, number in marked_sentences(answer.text):

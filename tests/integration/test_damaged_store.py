@@ -235,7 +235,7 @@ from tests.fakes import FakeEmbedder
 
 class SlowEmbedder(FakeEmbedder):
     def encode(self, texts):
-        time.sleep(0.2)
+        time.sleep(0.02 * len(texts))  # paced per text, whatever the batch size
         return super().encode(texts)
 
 store_dir, collection, folder = sys.argv[1:]

@@ -123,7 +123,9 @@ def test_acronym_and_spelled_out_questions_find_the_same_documents(
     assistant = _starter_assistant(tmp_path_factory)
     first = [p.chunk.doc_id for p in assistant.retriever.search(acronym)][:3]
     second = [p.chunk.doc_id for p in assistant.retriever.search(spelled_out)][:3]
-    assert first[0] == second[0] and len(set(first) & set(second)) >= 2, (first, second)
+    # Both find the same best document and share their top documents (one document may hold all three).
+    shared = min(2, len(set(first)), len(set(second)))
+    assert first[0] == second[0] and len(set(first) & set(second)) >= shared, (first, second)
 
 
 _STARTER: dict[str, Assistant] = {}
