@@ -22,12 +22,13 @@ pytestmark = [pytest.mark.eval, pytest.mark.model]
 
 # (set, split) -> floors on the "all" row; refusals are counted over the unanswerable questions of the half.
 FLOORS: dict[tuple[str, str], dict[str, float]] = {
-    ("minerals-dev", "tune"): {"hit_at_1": 0.50, "hit_at_5": 0.85, "any_citation": 0.55},
-    ("minerals-dev", "check"): {"hit_at_1": 0.45, "hit_at_5": 0.80, "any_citation": 0.60},
-    ("sec-10q-sample", "all"): {"hit_at_1": 0.90, "hit_at_5": 0.95, "citation_precision": 0.90},
+    ("minerals-dev", "tune"): {"hit_at_1": 0.55, "hit_at_5": 0.85, "any_citation": 0.55},
+    ("minerals-dev", "check"): {"hit_at_1": 0.50, "hit_at_5": 0.80, "any_citation": 0.60},
+    ("sec-10q-sample", "all"): {"hit_at_1": 0.95, "hit_at_5": 0.95, "citation_precision": 0.95},
 }
-MAX_FALSE_REFUSALS = {("minerals-dev", "tune"): 4, ("minerals-dev", "check"): 7, ("sec-10q-sample", "all"): 8}
-MIN_UNANSWERABLE_REFUSED = 3  # of minerals-dev's 7 unanswerable questions, both halves together
+MAX_FALSE_REFUSALS = {("minerals-dev", "tune"): 5, ("minerals-dev", "check"): 6, ("sec-10q-sample", "all"): 3}
+MIN_UNANSWERABLE_REFUSED = 4  # of minerals-dev's 7 unanswerable questions, both halves together
+MAX_FOLLOW_UP_GAP = 0.10  # follow-ups' hit@5 may trail first questions' by at most this, on each minerals-dev half
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +77,13 @@ def test_no_answer_states_a_sentence_outside_its_citations(runs: dict[tuple[str,
     ]
     assert not problems, f"{len(problems)} unsupported sentences:\n" + "\n".join(problems[:20])
 
+
+
+@pytest.mark.parametrize("split", ["tune", "check"])
+def test_follow_ups_retrieve_nearly_as_well_as_first_questions(runs: dict[tuple[str, str], SetRun], split: str) -> None:
+    report = runs[("minerals-dev", split)].report
+    first = [r for r in report.results if not r.is_follow_up and not r.unanswerable]
+    follow = [r for r in report.results if r.is_follow_up]
+    assert first and follow, _fail(report, "both kinds of question are needed")
+    gap = sum(r.hit_at(5) for r in first) / len(first) - sum(r.hit_at(5) for r in follow) / len(follow)
+    assert gap <= MAX_FOLLOW_UP_GAP, _fail(report, f"follow-ups trail first questions by {gap:.2f} at hit@5")
