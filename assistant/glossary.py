@@ -52,28 +52,3 @@ def known_words(names: Iterable[str] | None = None) -> frozenset[str]:
     """Lower-case words of every glossary name: such words are never 'unknown to the corpus'."""
     names = names if names is not None else (n for g in GROUPS for n in g)
     return frozenset(w for n in names for w in re.findall(r"\w+", n.lower()))
-
-
-# "Office of Strategic Capital (OSC)": a name a document defines with its abbreviation. The abbreviation's capitals
-# must be the name's initials in order (small words such as "of" may be skipped), so "(NYSE: MP)" or "(2025)" is not
-# a definition.
-_DEFINED = re.compile(r"((?:[A-Z][\w&'.-]*\s+(?:(?:of|and|for|the|on|to|in|&)\s+)*){1,8})\(([A-Z][A-Za-z0-9&-]{1,9})\)")
-_SMALL = frozenset("of and for the on to in &".split())
-ACRONYM = re.compile(r"(?<![\w-])[A-Z][A-Z0-9&-]{1,9}(?![\w-])")
-
-
-def definitions_in(text: str) -> dict[str, str]:
-    """Abbreviations the text defines, each with its full name: {"OSC": "Office of Strategic Capital"}."""
-    found: dict[str, str] = {}
-    for match in _DEFINED.finditer(text):
-        words = match.group(1).split()
-        abbreviation = match.group(2)
-        capitals = [c for c in abbreviation if c.isupper()]
-        # The longest tail of the name whose initials are the abbreviation's capitals.
-        for start in range(len(words)):
-            tail = words[start:]
-            initials = [w[0] for w in tail if w.lower() not in _SMALL]
-            if tail[0].lower() not in _SMALL and initials == capitals:
-                found.setdefault(abbreviation, " ".join(tail))
-                break
-    return found

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from assistant.filing_hints import FilingHints
-from assistant.glossary import ACRONYM, definitions_in, expand_query, synonyms
+from assistant.glossary import expand_query
 from assistant.ranking import collapse_near_duplicates, diversify, fuse_rankings
 from policyqa.types import Filters, Passage
 
@@ -48,7 +48,6 @@ class Retriever:
         self.reranker = reranker
         self.last_query_vector: Sequence[float] | None = None
         self._hints: tuple[object, FilingHints] | None = None
-        self._defined: tuple[object, dict[str, str | None]] = (None, {})
 
     def search(
         self,
@@ -73,7 +72,7 @@ class Retriever:
         n = self.settings.candidate_k
         vector = query_vector if query_vector is not None else self.embedder.encode([query])[0]
         self.last_query_vector = vector
-        lexical_query = self.expand(query)
+        lexical_query = expand_query(query)
         dense = self.store.dense_search(vector, n, filters)
         lexical = self.store.lexical_search(lexical_query, n, filters)
         dense_ids = [cid for cid, _ in dense]
@@ -90,7 +89,7 @@ class Retriever:
 
         if also is not None:
             rankings.append([cid for cid, _ in self.store.dense_search(also[1], n, filters)])
-            rankings.append([cid for cid, _ in self.store.lexical_search(self.expand(also[0]), n, filters)])
+            rankings.append([cid for cid, _ in self.store.lexical_search(expand_query(also[0]), n, filters)])
             weights.extend((self.settings.follow_up_weight, self.settings.follow_up_weight))
         hint = None if filters and filters.doc_ids else self.filing_hints().match(query)
         if hint is not None:
@@ -135,30 +134,6 @@ class Retriever:
             group_penalty=self.settings.doc_penalty,
             free_per_group=2,
         )
-
-    def expand(self, query: str) -> str:
-        """The keyword query with the vocabulary's aliases, and the full names the documents give the question's
-        abbreviations ("AIDEA" -> "Alaska Industrial Development and Export Authority")."""
-        expanded = expand_query(query)
-        names = [
-            name for abbreviation in dict.fromkeys(ACRONYM.findall(query))
-            if len(synonyms(abbreviation)) == 1 and (name := self.defined(abbreviation)) and name not in expanded
-        ]
-        return f"{expanded} ({'; '.join(names)})" if names else expanded
-
-    def defined(self, abbreviation: str) -> str | None:
-        """The full name the documents define for ``abbreviation``, looked up once per state of the corpus."""
-        key = self.store.catalog.generation()
-        if self._defined[0] != key:
-            self._defined = (key, {})
-        cache = self._defined[1]
-        if abbreviation not in cache:
-            hits = self.store.lexical_search(abbreviation, 5)
-            chunks = self.store.get_chunks([cid for cid, _ in hits])
-            cache[abbreviation] = next(
-                (full for c in chunks.values() if (full := definitions_in(c.text).get(abbreviation))), None
-            )
-        return cache[abbreviation]
 
     def filing_hints(self) -> FilingHints:
         """Hints built from the stored titles, rebuilt when the documents change (the store's generation, which

@@ -52,16 +52,3 @@ def test_known_words_hold_the_lower_case_words_of_glossary_names() -> None:
         assert word in words, f"{word!r} is part of a glossary name"
     assert "gallium" not in words and "Energy" not in words, "only glossary words, lower-cased"
     assert known_words(["Northwind Minerals"]) == {"northwind", "minerals"}, "explicit names are used when given"
-
-
-def test_definitions_in_finds_names_a_text_defines_with_their_abbreviation() -> None:
-    from assistant.glossary import definitions_in
-
-    text = (
-        "The Harbor Minerals Authority (HMA) met. The Office of Strategic Capital (OSC) lent. "
-        "Northwind Minerals (NYSE: NWM) rose in 2025 (2025); see the Annual Report (AR)."
-    )
-
-    assert definitions_in(text) == {
-        "HMA": "Harbor Minerals Authority", "OSC": "Office of Strategic Capital", "AR": "Annual Report",
-    }
