@@ -37,7 +37,8 @@ class _Sentence:
     text: str
 
 
-# A mineral word inside a multi-word capitalised name ("Cobalt Ridge Mining", "Copper State Partners") names a company or place.
+# A mineral word inside a multi-word capitalised name ("Cobalt Ridge Mining", "Copper State Partners") names a
+# company or place.
 _CAPITALISED_NAME = re.compile(r"\b[A-Z][\w&.-]*(?:\s+[A-Z][\w&.-]*)+")
 
 
@@ -84,29 +85,21 @@ class Signals:
     passage_dense: float = 0.0  # cosine of the best passage (the chunk vector) to the query
     sentence_coverage: float = 0.0  # weighted share of the query's terms in the stated sentences
     absent_names: tuple[str, ...] = ()  # names the question gives that the stated passages never mention
-    typed: float = 1.0  # the best sentences hold what the question asks for (an amount, a date...): 1, else 0
-    agreement: float = 0.0  # the top passage ranks high in both the dense and the keyword search
     names: int = 0  # capitalised names the question gives
     unknown: float = 0.0  # weighted share of the question's distinctive terms that no document uses
-    top_coverage: float = 0.0  # weighted share of the question's distinctive terms in the best sentence
     head: float = 1.0  # the noun the question asks for ("how many jobs") occurs in the stated passages
     score: float | None = None  # the refusal model's probability that the passages answer
 
     def features(self) -> dict[str, float]:
+        """The signals the refusal model weighs (a name no document holds refuses on its own, outside the model)."""
         return {
             # Names embed poorly: a passage can hold the answer while its vector is far from the question's, and
             # the reverse holds for single sentences. The closer of the two stands for both.
             "similarity": max(self.best_dense, self.passage_dense),
-            "best_dense": self.best_dense,
-            "passage_dense": self.passage_dense,
             "coverage": self.coverage,
             "sentence_coverage": self.sentence_coverage,
-            "missing": 1.0 if self.missing_terms else 0.0,
             "absent_names": len(self.absent_names) / self.names if self.names else 0.0,
-            "typed": self.typed,
-            "agreement": self.agreement,
             "unknown": self.unknown,
-            "top_coverage": self.top_coverage,
             "head": self.head,
         }
 
@@ -181,19 +174,16 @@ class ExtractiveAnswerer:
         wanted = asked.wanted
         scores: dict[int, float] = {}
         dense_of: dict[int, float] = {}
-        typed_of: dict[int, float] = {}
         for rank, i in enumerate(order):
             # What the question asks for (an amount, a date...) lifts a sentence; its absence never refuses alone.
-            typed_of[i] = _typed(wanted, sentences[i].text)
             scores[i] = (
-                self.w_dense * float(dense[rank]) + self.w_lex * lexical[i] + self.w_type * typed_of[i]
+                self.w_dense * float(dense[rank]) + self.w_lex * lexical[i]
+                + self.w_type * _typed(wanted, sentences[i].text)
                 + self.w_prior * prior[i]
             )
             dense_of[i] = float(dense[rank])
         chosen = self._select(question, sentences, bags, scores, weights, vectors, order)
-        signals = self._signals(
-            question, passages, sentences, bags, weights, chosen, dense_of, typed_of, scores, lexical
-        )
+        signals = self._signals(question, passages, sentences, weights, chosen, dense_of)
         probability = self.refusal.probability(signals.features())
         reason = ""
         if signals.missing_terms and self.refusal.threshold >= 0:
@@ -224,13 +214,9 @@ class ExtractiveAnswerer:
         question: str,
         passages: Sequence[Passage],
         sentences: Sequence[_Sentence],
-        bags: Sequence[_Bag],
         weights: dict[str, float],
         chosen: Sequence[int],
         dense_of: dict[int, float],
-        typed_of: dict[int, float],
-        scores: dict[int, float],
-        lexical: Sequence[float],
     ) -> Signals:
         """The evidence features the refusal model weighs (see :class:`Signals`)."""
         evidence = _Bag(" ".join(p.chunk.context + " " + p.chunk.text for p in passages))
@@ -240,32 +226,21 @@ class ExtractiveAnswerer:
             for pi in {sentences[i].passage_index for i in chosen}
         ))
         asked = parse_question(question)
-        names = asked.names
-        absent = tuple(n for n in names if not context.has(n.lower()))
-        top = sorted(scores, key=scores.__getitem__, reverse=True)[:3]
-        first = passages[0] if passages else None
-        agreement = 0.0
-        if first is not None and first.dense_rank is not None and first.lexical_rank is not None:
-            agreement = 1.0 / max(first.dense_rank, first.lexical_rank)
+        absent = tuple(n for n in asked.names if not context.has(n.lower()))
         missing, unknown = self._missing(question, weights)
         best_dense = max(dense_of.values())
-        head = asked.head
-        head = head if head and head not in _GENERIC and len(head) > 2 else None
-        best = top[0] if top else None
+        head = asked.head if asked.head and asked.head not in _GENERIC and len(asked.head) > 2 else None
         return Signals(
             best_dense=best_dense,
             coverage=self._coverage(weights, evidence),
             missing_terms=missing,
             unknown=unknown,
-            top_coverage=self._coverage(weights, bags[best]) if best is not None else 0.0,
             # Passages found by keyword search alone carry no passage similarity: the sentence one stands in.
             passage_dense=max((p.dense_score for p in passages if p.dense_score is not None), default=best_dense),
             sentence_coverage=self._coverage(weights, stated),
             absent_names=absent,
-            typed=max((typed_of[i] for i in chosen if lexical[i] >= 0.2), default=0.0),
             head=1.0 if head is None or stated.has(head) or context.has(head) else 0.0,
-            agreement=agreement,
-            names=len(names),
+            names=len(asked.names),
         )
 
     def _vectors(self, texts: Sequence[str]) -> np.ndarray:
@@ -546,7 +521,9 @@ def evidence_units(text: str) -> list[tuple[int, int]]:
     return merged
 
 
-def _by_evidence(passages: Sequence[Passage], sentences: Sequence[_Sentence], scores: dict[int, float]) -> tuple[Passage, ...]:
+def _by_evidence(
+    passages: Sequence[Passage], sentences: Sequence[_Sentence], scores: dict[int, float]
+) -> tuple[Passage, ...]:
     """The passages re-ranked by their best-scoring sentence (a finer judge of relevance than the passage's own
     rank); passages with no scored sentence keep their order after them."""
     best: dict[int, float] = {}
@@ -610,7 +587,9 @@ class _Bag:
                 return True
         else:
             stem = _stem(term)
-            if len(stem) >= 3 and (stem in self.stems or len(stem) >= 4 and any(w.startswith(stem) for w in self.words)):
+            if len(stem) >= 3 and (
+                stem in self.stems or (len(stem) >= 4 and any(w.startswith(stem) for w in self.words))
+            ):
                 return True
         others = [s for s in synonyms(term) if s.lower() != term]
         return bool(others) and any(s.lower() in self.lower for s in others)

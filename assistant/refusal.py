@@ -2,8 +2,8 @@
 
 No pattern decides a refusal on its own. The answerer measures signals that transfer to documents nobody tuned
 for (how close the best sentence and passage are to the question, how much of the question's distinctive
-vocabulary the evidence holds, whether the names the question gives occur, whether dense and keyword search agree,
-whether a sentence holds what the question asks for) and this model weighs them. Its weights and threshold live in
+vocabulary the evidence holds, whether the names the question gives occur, whether the noun the question asks
+about occurs) and this model weighs them. Its weights and threshold live in
 ``policyqa/data/refusal.json``, written by ``benchmarks/fit_refusal.py``, which records the run they came from.
 """
 
@@ -23,16 +23,12 @@ DEFAULT_PATH = Path(__file__).resolve().parent.parent / "policyqa" / "data" / "r
 # What a low value of each signal means, in the words a refusal gives.
 REASONS = {
     "similarity": "no passage found is close enough to the question",
-    "best_dense": "no sentence found is close enough to the question",
-    "passage_dense": "no passage found is close enough to the question",
     "coverage": "the passages found miss most of the question's terms",
     "sentence_coverage": "no sentence found states most of what the question asks about",
     "missing": "the documents never mention {missing}",
     "absent_names": "the passages found do not mention {absent}",
-    "typed": "no sentence found states what the question asks for",
-    "agreement": "keyword and meaning search disagree on the best passage",
+
     "unknown": "the documents never use some of the question's terms",
-    "top_coverage": "no single sentence found covers what the question asks about",
     "head": "the passages found never mention the {head} asked about",
 }
 
@@ -56,7 +52,7 @@ class RefusalModel:
         pull = {
             name: w * (features.get(name, 0.0) - self.means.get(name, 0.0)) for name, w in self.weights.items() if w
         }
-        return min(pull, key=pull.__getitem__) if pull else "best_dense"
+        return min(pull, key=pull.__getitem__) if pull else "similarity"
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -23,14 +23,13 @@ from tests.eval.runner import open_assistant, run_set
 from tests.eval.sets import eval_sets
 
 NEVER_REFUSE = RefusalModel(weights={}, bias=0.0, threshold=-1.0, means={})
-# The signals the model weighs. Left out after trying them on the tune halves: "typed" (an amount, a date... in
-# a stated sentence), "agreement" (dense and keyword ranks of the top passage) and "top_coverage" took weights of
-# the wrong sign or near zero, i.e. they fit noise in the few unanswerable questions.
-# "missing" (a name the question gives that no document holds) is not fit: it refuses on its own (see
+# The signals the model weighs are those of Signals.features(). Left out after trying them on the tune halves:
+# whether a stated sentence holds what the question asks for, the dense and keyword ranks of the top passage, and
+# the coverage of the best sentence alone: they took weights of the wrong sign or near zero, i.e. they fit noise
+# in the few unanswerable questions. The best sentence's and the best passage's similarity enter as their maximum:
+# apart, the passage one took most of the weight and refused questions about a person, whose name embeds far from
+# any passage. A name the question gives that no document holds is not fit: it refuses on its own (see
 # assistant/extractive.py), and the tune halves hold no such question to learn a weight from.
-# "best_dense" and "passage_dense" enter as their maximum ("similarity"): apart, the passage one took most of the
-# weight and refused questions about a person, whose name embeds far from any passage.
-SIGNALS = ("similarity", "coverage", "sentence_coverage", "absent_names", "unknown", "head")
 
 
 def main() -> None:
@@ -56,8 +55,7 @@ def main() -> None:
         for result in run.report.results:
             signals = run.signals.get(result.id)
             if signals is not None:
-                features = signals.features()
-                rows.append(({k: features[k] for k in SIGNALS}, not result.unanswerable, f"{name}/{result.id}"))
+                rows.append((signals.features(), not result.unanswerable, f"{name}/{result.id}"))
         print(f"{name}: {len(run.report.results)} tune questions")
     answerable = [f for f, a, _ in rows if a]
     weights, bias = fit([(f, a) for f, a, _ in rows], l2=args.l2)
