@@ -8,6 +8,7 @@ import re
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from policyqa.errors import PolicyQAError
 from policyqa.store.sqlitedb import Database, connect
@@ -51,6 +52,28 @@ def fts_query(text: str, *, max_terms: int = 32) -> str:
             continue
         terms.append(term)
     return " OR ".join('"' + t.replace('"', "") + '"' for t in terms[:max_terms])
+
+
+def record_from_row(r: Sequence[Any]) -> DocumentRecord:
+    """A registry row (doc_id, source, title, doc_type, published, publisher, content_hash, sources, state,
+    chunk_count, ingested_at) as a record; both catalog backends select these columns in this order."""
+    return DocumentRecord(
+        meta=DocumentMeta(
+            doc_id=r[0], source=r[1], title=r[2], doc_type=DocType.parse(r[3]), published=r[4],
+            publisher=r[5], content_hash=r[6], sources=tuple(json.loads(r[7])),
+        ),
+        state=r[8], chunk_count=r[9], ingested_at=r[10],
+    )
+
+
+def chunk_from_row(r: Sequence[Any]) -> StoredChunk:
+    """A chunk row (chunk_id, doc_id, index, text, page, start, end, headings, title, doc_type, published, source,
+    context, tags, dates) as a StoredChunk; both catalog backends select these columns in this order."""
+    return StoredChunk(
+        chunk_id=r[0], doc_id=r[1], index=r[2], text=r[3], page=r[4], start=r[5], end=r[6],
+        headings=tuple(json.loads(r[7])), title=r[8], doc_type=DocType.parse(r[9]), published=r[10],
+        source=r[11], context=r[12], tags=tuple(t for t in r[13].split("|") if t), dates=tuple(json.loads(r[14])),
+    )
 
 
 def _now() -> str:
@@ -118,16 +141,7 @@ class Catalog:
         )
         with self._lock:
             rows = self._db.execute(sql, (self.collection, *params)).fetchall()
-        return [
-            DocumentRecord(
-                meta=DocumentMeta(
-                    doc_id=r[0], source=r[1], title=r[2], doc_type=DocType.parse(r[3]), published=r[4],
-                    publisher=r[5], content_hash=r[6], sources=tuple(json.loads(r[7])),
-                ),
-                state=r[8], chunk_count=r[9], ingested_at=r[10],
-            )
-            for r in rows
-        ]
+        return [record_from_row(r) for r in rows]
 
     def mark_pending(self, meta: DocumentMeta) -> None:
         with self._lock:
@@ -228,12 +242,7 @@ class Catalog:
                     (self.collection, *part),
                 ).fetchall()
             for r in rows:
-                found[r[0]] = StoredChunk(
-                    chunk_id=r[0], doc_id=r[1], index=r[2], text=r[3], page=r[4], start=r[5], end=r[6],
-                    headings=tuple(json.loads(r[7])), title=r[8], doc_type=DocType.parse(r[9]), published=r[10],
-                    source=r[11], context=r[12], tags=tuple(t for t in r[13].split("|") if t),
-                    dates=tuple(json.loads(r[14])),
-                )
+                found[r[0]] = chunk_from_row(r)
         return found
 
     def search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:

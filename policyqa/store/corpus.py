@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from policyqa.errors import ConfigError, PolicyQAError, StoreReadOnly, StoreUnavailable
-from policyqa.tags import tag_key
 from policyqa.store import files
 from policyqa.store.backends import open_catalog, unpaired_reason
 from policyqa.store.chroma import close_client, make_client, open_collection
 from policyqa.store.pg_catalog import PgCatalog
 from policyqa.store.sqlitedb import store_error
+from policyqa.tags import tag_key
 from policyqa.types import Chunk, DocumentMeta, DocumentRecord, Filters, StoredChunk, date_ord
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from policyqa.errors import StoreBusy, StoreUnavailable
-from policyqa.store.catalog import filters_sql, fts_query
-from policyqa.types import Chunk, DocType, DocumentMeta, DocumentRecord, Filters, StoredChunk
+from policyqa.store.catalog import chunk_from_row, filters_sql, fts_query, record_from_row
+from policyqa.types import Chunk, DocumentMeta, DocumentRecord, Filters, StoredChunk
 
 if TYPE_CHECKING:
     import psycopg
@@ -177,16 +177,7 @@ class PgCatalog:
         )
         with self._tx() as conn:
             rows = conn.execute(sql, (self.collection, *params)).fetchall()
-        return [
-            DocumentRecord(
-                meta=DocumentMeta(
-                    doc_id=r[0], source=r[1], title=r[2], doc_type=DocType.parse(r[3]), published=r[4],
-                    publisher=r[5], content_hash=r[6], sources=tuple(json.loads(r[7])),
-                ),
-                state=r[8], chunk_count=r[9], ingested_at=r[10],
-            )
-            for r in rows
-        ]
+        return [record_from_row(r) for r in rows]
 
     def mark_pending(self, meta: DocumentMeta) -> None:
         with self._tx() as conn:
@@ -298,12 +289,7 @@ class PgCatalog:
                 (self.collection, ids),
             ).fetchall()
         return {
-            r[0]: StoredChunk(
-                chunk_id=r[0], doc_id=r[1], index=r[2], text=r[3], page=r[4], start=r[5], end=r[6],
-                headings=tuple(json.loads(r[7])), title=r[8], doc_type=DocType.parse(r[9]), published=r[10],
-                source=r[11], context=r[12], tags=tuple(t for t in r[13].split("|") if t), dates=tuple(json.loads(r[14])),
-            )
-            for r in rows
+            r[0]: chunk_from_row(r) for r in rows
         }
 
     def search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
