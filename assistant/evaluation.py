@@ -36,15 +36,9 @@ def holds_evidence(passage: str, evidence: str) -> bool:
     return bool(wanted) and 2 * len(wanted & _five_grams(passage)) >= len(wanted)
 
 
-def evidence_rank(texts: Sequence[str], evidence: Sequence[str]) -> int | None:
-    """The 1-based rank by which every evidence string has a hit among ``texts`` (None if one never does)."""
-    ranks = []
-    for ev in evidence:
-        rank = next((i for i, text in enumerate(texts, start=1) if holds_evidence(text, ev)), None)
-        if rank is None:
-            return None
-        ranks.append(rank)
-    return max(ranks) if ranks else None
+def evidence_rank(texts: Sequence[str], evidence: str) -> int | None:
+    """The 1-based rank of the first of ``texts`` that holds ``evidence`` (None if none does)."""
+    return next((i for i, text in enumerate(texts, start=1) if holds_evidence(text, evidence)), None)
 
 
 def doc_name(source: str) -> str:
@@ -210,7 +204,7 @@ def evaluate(
                 answerable=answer.answerable, answer=answer.text,
                 facts_found=sum(1 for f in q.facts if _norm(f) in text), facts_total=len(q.facts),
                 seconds=seconds, is_follow_up=q.follows is not None, split=q.split, by_evidence=by_evidence,
-                evidence_ranks=tuple(evidence_rank([p.chunk.text for p in passages], [ev]) for ev in q.evidence),
+                evidence_ranks=tuple(evidence_rank([p.chunk.text for p in passages], ev) for ev in q.evidence),
                 first_citation_hit=(
                     bool(quotes) and any(holds_evidence(quotes[0], ev) for ev in q.evidence) if by_evidence else None
                 ),
