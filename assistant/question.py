@@ -107,7 +107,6 @@ def asked_head(question: str) -> str | None:
 
 
 MINERAL = _MINERAL
-PERSON = _PERSON
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,13 +15,9 @@ def jurisdictions() -> dict[str, tuple[str, ...]]:
     return vocabulary().jurisdictions
 
 
-def all_tags() -> tuple[str, ...]:
-    return vocabulary().tags
-
-
 def tag_key(tag: str) -> str:
     """The Chroma metadata key of a tag: ``tag_rare_earths``."""
     return "tag_" + re.sub(r"\W+", "_", tag.lower()).strip("_")
 
 
-TAGS: tuple[str, ...] = all_tags()  # read once at import; the vocabulary file is fixed for a process
+TAGS: tuple[str, ...] = vocabulary().tags  # read once at import; the vocabulary file is fixed for a process
