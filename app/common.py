@@ -44,6 +44,16 @@ def assistant_or_stop() -> Assistant:
         raise  # unreachable: st.stop ends the run
 
 
+def open_page(title: str) -> Assistant:
+    """The assistant for a page with the corpus figures in its sidebar and ``title`` as its header (or the page
+    stops with the reason the assistant cannot start)."""
+    assistant = assistant_or_stop()
+    with st.sidebar:
+        corpus_metrics(assistant)
+    st.header(title)
+    return assistant
+
+
 def chat_store(assistant: Assistant) -> ChatStore:
     return load_chats(str(assistant.settings.store_dir))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.common import assistant_or_stop, corpus_metrics
+from app.common import open_page
 from assistant import Assistant
 from assistant.deals import deals_csv, deals_table
 from assistant.deals_llm import DealRun, corpus_key, run_deals
@@ -13,10 +13,7 @@ from policyqa.types import Progress
 
 
 def render() -> None:
-    assistant = assistant_or_stop()
-    with st.sidebar:
-        corpus_metrics(assistant)
-    st.header("Deals")
+    assistant = open_page("Deals")
     st.caption(
         "Government–industry actions found in the documents. Every cell comes from a passage: pick a deal below "
         "to see where each value was read."

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app.common import assistant_or_stop, corpus_metrics, run_ingest, show_report, upload_panel
+from app.common import open_page, run_ingest, show_report, upload_panel
 from assistant import Assistant
 from assistant.render import escape_markdown, location, marked_html
 from ingest.pipeline import ingest_paths
@@ -20,10 +20,7 @@ PREVIEW_CHUNKS = 3
 
 
 def render() -> None:
-    assistant = assistant_or_stop()
-    with st.sidebar:
-        corpus_metrics(assistant)
-    st.header("Documents")
+    assistant = open_page("Documents")
     if "notice" in st.session_state:
         st.success(escape_markdown(st.session_state.pop("notice")))
     records = assistant.store.documents()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app.common import assistant_or_stop, corpus_metrics
+from app.common import open_page
 from assistant.evalset import load_question_set
 from assistant.evaluation import EvalReport, evaluate
 from assistant.render import escape_markdown
@@ -20,10 +20,7 @@ DEFAULT_SET = Path("tests/eval/questions.yaml")  # relative to where the app was
 
 
 def render() -> None:
-    assistant = assistant_or_stop()
-    with st.sidebar:
-        corpus_metrics(assistant)
-    st.header("Evaluation")
+    assistant = open_page("Evaluation")
     st.caption(
         "Ask every question of a question set (YAML: id, question, expected_docs, facts, follows) and score the "
         "answers: hit@k and MRR of the expected documents, facts found, citation precision, refusals."

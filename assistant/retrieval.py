@@ -60,7 +60,8 @@ class Retriever:
         prefer: Filters | None = None,
         also: tuple[str, Sequence[float]] | None = None,
     ) -> list[Passage]:
-        """The ``k`` best passages for ``query``: fused, near-duplicates collapsed, one document not hogging.
+        """The ``k`` best passages for ``query``: fused, near-duplicates collapsed, redundant ones passed over (and,
+        with ``doc_penalty`` set, one document kept from filling every slot).
 
         ``prefer_docs`` (the documents a conversation has been citing) adds a third ranking, searched within
         those documents only, so a follow-up finds the passage in the document it is about. ``prefer`` (the
