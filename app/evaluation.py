@@ -22,12 +22,13 @@ DEFAULT_SET = Path("tests/eval/questions.yaml")  # relative to where the app was
 def render() -> None:
     assistant = open_page("Evaluation")
     st.caption(
-        "Ask every question of a question set (YAML: id, question, expected_docs, facts, follows) and score the "
-        "answers: hit@k and MRR of the expected documents, facts found, citation precision, refusals."
+        "Ask every question of a question set (YAML: id, question, expected_docs, facts, follows; or JSON Lines with "
+        "verbatim evidence, as `policyqa eval` reads) and score the answers: hit@k and MRR, facts found, citations, "
+        "refusals."
     )
     path_text = st.text_input("Question set file", value=str(DEFAULT_SET) if DEFAULT_SET.is_file() else "",
                               key="eval_path")
-    uploaded = st.file_uploader("…or upload one", type=["yaml", "yml"], key="eval_upload")
+    uploaded = st.file_uploader("…or upload one", type=["yaml", "yml", "jsonl"], key="eval_upload")
     if st.button("Run the evaluation", type="primary", icon=":material/play_arrow:"):
         try:
             question_set = load_question_set(_set_path(uploaded, path_text))
@@ -54,7 +55,8 @@ def render() -> None:
 def _set_path(uploaded: object, path_text: str) -> Path:
     if uploaded is not None:
         folder = Path(tempfile.mkdtemp(prefix="policyqa-eval-"))
-        target = folder / "questions.yaml"
+        suffix = ".jsonl" if str(getattr(uploaded, "name", "")).endswith(".jsonl") else ".yaml"
+        target = folder / f"questions{suffix}"
         target.write_bytes(uploaded.getvalue())  # type: ignore[attr-defined]
         return target
     if not path_text.strip():

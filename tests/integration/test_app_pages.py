@@ -277,6 +277,26 @@ def test_evaluation_page_runs_a_question_set_and_shows_the_report(app: AppTest, 
     assert list(rows["id"]) == ["trilogy-stake", "world-cup"] and list(rows["rank"])[0] == 1, rows
 
 
+def test_evaluation_page_reads_a_json_lines_set_scored_by_evidence(app: AppTest, tmp_path: Path) -> None:
+    qs = tmp_path / "questions.jsonl"
+    rows = [
+        {"id": "q-1", "kind": "single-doc", "question": STAKE_QUESTION, "reference_answer": "10%",
+         "evidence": "The Department of Defense will take a 10% stake in Trilogy Metals for $35.6 million.",
+         "doc": "trilogy-stake.md"},
+        {"id": "q-2", "kind": "unanswerable", "question": "Who won the 1998 World Cup final in football?",
+         "reference_answer": "NOT IN CORPUS", "evidence": "", "doc": None},
+    ]
+    qs.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    app.switch_page("app/evaluation.py").run()
+
+    app.text_input(key="eval_path").set_value(str(qs)).run()
+    click(app, "Run the evaluation")
+
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Questions"] == "2" and metrics["hit@1"] == "1.00", metrics
+    assert metrics["Refusals"].startswith("1.00"), metrics
+
+
 def test_evaluation_page_names_a_missing_question_set(app: AppTest, tmp_path: Path) -> None:
     app.switch_page("app/evaluation.py").run()
     app.text_input(key="eval_path").set_value(str(tmp_path / "none.yaml")).run()
