@@ -43,14 +43,15 @@ def run_set(
     progress: Callable[[int, int], None] | None = None,
 ) -> SetRun:
     questions = eval_set.load()
-    run = SetRun(report=None)  # type: ignore[arg-type]
+    signals: dict[str, Signals | None] = {}
+    answers: list[tuple[str, Answer]] = []
     by_text = {q.question: q.id for q in questions.questions}
 
     def ask(question: str, history: Sequence[Turn]) -> Answer:
         answer = assistant.ask(question, history)
-        run.answers.append((question, answer))
-        run.signals[by_text.get(question, question)] = getattr(assistant.answerer, "last_signals", None)
+        answers.append((question, answer))
+        signals[by_text.get(question, question)] = getattr(assistant.answerer, "last_signals", None)
         return answer
 
-    run.report = evaluate(questions, ask, retrieved=lambda a: a.passages, split=split, progress=progress)
-    return run
+    report = evaluate(questions, ask, retrieved=lambda a: a.passages, split=split, progress=progress)
+    return SetRun(report=report, signals=signals, answers=answers)
