@@ -19,12 +19,44 @@ def escape_markdown(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
+_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|(?:\s*:?-+:?\s*\|)+\s*$")
+_CELL_BORDER = re.compile(r"(?<!\\)\|")
+
+
+def with_tables(text: str, render: Callable[[str], str]) -> str:
+    """``render`` applied to the prose of ``text`` and to each cell of the Markdown tables in it (an answer from the
+    deal table), the table's own pipes and rule kept, so the table stays a table once the text is escaped."""
+    if not any(_TABLE_ROW.match(line) for line in text.splitlines()):
+        return render(text)
+    out: list[str] = []
+    prose: list[str] = []
+    for line in text.splitlines():
+        if not _TABLE_ROW.match(line):
+            prose.append(line)
+            continue
+        if prose:
+            out += [render("\n".join(prose).strip()), ""]
+            prose = []
+        if _TABLE_RULE.match(line):
+            out.append(line.strip())
+            continue
+        cells = _CELL_BORDER.split(line.strip())[1:-1]
+        out.append("| " + " | ".join(render(c.strip().replace("\\|", "|")) for c in cells) + " |")
+    if prose:
+        out += ["", render("\n".join(prose).strip())]
+    return "\n".join(out).strip()
+
+
 def answer_markdown(answer: Answer, *, link: Callable[[int], str] | None = None) -> str:
     """The answer text, escaped, with ``[n]`` markers visible and unverified sentences flagged.
 
     With ``link``, each marker becomes a Markdown link to ``link(n)`` (the address that opens source n).
     """
-    text = flag_unsupported(answer, "\u26a0\ufe0f *unverified:* ", "")
+    return with_tables(flag_unsupported(answer, "\u26a0\ufe0f *unverified:* ", ""), lambda part: _marked(part, link))
+
+
+def _marked(text: str, link: Callable[[int], str] | None) -> str:
     parts = _MARKER.split(text)
     out: list[str] = []
     for i, part in enumerate(parts):
@@ -168,7 +200,7 @@ def conversation_markdown(turns: Sequence[Turn], *, title: str = "policyqa conve
             quotes = sources[numbers[key] - 1][1]
             if quote and quote not in quotes:
                 quotes.append(quote)
-        text = _export_answer(flag_unsupported(answer, "(unverified) ", ""), local)
+        text = with_tables(flag_unsupported(answer, "(unverified) ", ""), lambda part: _export_answer(part, local))
         lines += [text if answer.answerable else f"*{text}*", ""]
         if answer.notice:
             lines += [f"Note: {export_text(answer.notice)}", ""]

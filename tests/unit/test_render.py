@@ -201,3 +201,29 @@ def test_section_html_sets_the_passage_apart_and_marks_its_quote_escaped() -> No
 
     assert html_out == ("Before &lt;b&gt;it&lt;/b&gt;.<blockquote>The passage holds <mark>the quote</mark>."
                         "</blockquote>After."), html_out
+
+
+TABLE_ANSWER = (
+    "The documents state 2 deals:\n\n| Company | Amount |\n|---|---|\n"
+    "| Northwind Minerals [1] | $400 million [1] |\n| Pipe \\| Works [2] | – |"
+)
+
+
+def test_a_table_answer_stays_a_table_with_its_cells_escaped_and_marked() -> None:
+    from assistant.render import answer_markdown
+
+    rendered = answer_markdown(Answer(text=TABLE_ANSWER, citations=(), answerable=True, query="q")).splitlines()
+
+    assert rendered[2:4] == ["| Company | Amount |", "|---|---|"], rendered
+    assert rendered[4] == "| Northwind Minerals **[1]** | \\$400 million **[1]** |", rendered
+    assert rendered[5] == "| Pipe \\| Works **[2]** | – |", "a pipe inside a value stays escaped"
+    assert rendered[0].startswith("The documents state 2 deals") and rendered[1] == "", rendered
+
+
+def test_the_export_keeps_a_table_answer_a_table() -> None:
+    from assistant.render import conversation_markdown
+
+    exported = conversation_markdown([Turn("Which deals?", Answer(text=TABLE_ANSWER, citations=(), answerable=True,
+                                                                  query="Which deals?"))])
+
+    assert "| Company | Amount |\n|---|---|\n| Northwind Minerals [1] | $400 million [1] |" in exported, exported
