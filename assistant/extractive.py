@@ -376,8 +376,15 @@ class ExtractiveAnswerer:
         counts = self.term_counts(list(dict.fromkeys([*names, *terms])))
         missing_names = tuple(t for t in names if counts.get(t, 1) == 0)
         total = sum(terms.values())
-        unknown = sum(w for t, w in terms.items() if counts.get(t, 1) == 0) / total if total else 0.0
+        absent = [t for t in terms if counts.get(t, 1) == 0]
+        unknown = sum(terms[t] for t in absent if self._rare(t)) / total if total else 0.0
         return missing_names, unknown
+
+    def _rare(self, term: str) -> bool:
+        """A word the embedding model's tokenizer splits into pieces is rare in general English ("polysilicon");
+        one it keeps whole ("break", "worth") is common, and a corpus that never uses it says nothing by that."""
+        parts = [p for p in term.split("-") if p]
+        return any(n > 3 for n in self.embedder.count_tokens(parts))  # [CLS] word [SEP] is three tokens
 
     def _select(
         self,
