@@ -35,6 +35,8 @@ _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(r"\bwhich (?:\w+ )?(?:minerals|metals)\b|\bwhat (?:\w+ )?(?:minerals|metals)\b", re.I), _MINERAL),
     (re.compile(r"^\s*(?:and\s+)?who\b", re.I), _PERSON),
     (re.compile(r"\b(what|which)\s+(stake|share|percent|percentage|portion)|\bhow big\b.*\bstake|\bpercent", re.I), _PERCENT),
+    (re.compile(r"\bhow much of\b", re.I), text.PORTION),
+    (re.compile(r"\bhow often\b|\bhow frequently\b", re.I), text.FREQUENCY),
     (re.compile(r"\bhow (much|big|large)\b|\bwhat (amount|sum|value)\b|\bprice\b|\bcost\b|\bworth\b", re.I), _AMOUNT),
     (re.compile(r"\bwhen\b|\bwhat (date|day|year|month)\b|\bwhich (date|day|year)\b", re.I), _DATE),
     (re.compile(r"\bhow (?:long|far)\b", re.I), _QUANTITY),  # "211 miles", "a 10-year floor", "six months"

@@ -34,6 +34,15 @@ _TIME_UNIT = r"(?:years?|months?|weeks?|days?|hours?|decades?)"
 DURATION = re.compile(rf"\b(?:\d[\d,.]*|{_NUM_WORD})[\s-]+{_TIME_UNIT}\b", re.I)
 _MEASURE = r"(?:miles?|kilometers?|km|acres?|metric tons?|tons?|tonnes?|kilograms?|kg|pounds?|ounces?|barrels?)"
 QUANTITY = re.compile(rf"\b(?:\d[\d,.]*|{_NUM_WORD})[\s-]+(?:{_MEASURE}|{_TIME_UNIT})\b", re.I)
+# "at least every 3 years", "annually", "twice a year": how often something happens.
+FREQUENCY = re.compile(
+    rf"\b(?:every|each)\s+(?:(?:\d[\d,.]*|{_NUM_WORD}|other)\s+)?{_TIME_UNIT}|"
+    rf"\b(?:annually|yearly|quarterly|monthly|weekly|daily|biennially|triennially)\b|"
+    rf"\b(?:once|twice)\s+(?:a|per|every)\s+{_TIME_UNIT}",
+    re.I,
+)
+# "how much of the route": a part of something, as a quantity, a share or an amount.
+PORTION = re.compile(f"{QUANTITY.pattern}|{PERCENT.pattern}|{AMOUNT.pattern}", re.I)
 
 _DATE_PATTERNS = (
     re.compile(rf"\b({MONTHS})\s+(\d{{1,2}}),?\s+(\d{{4}})\b", re.I),  # July 10, 2025

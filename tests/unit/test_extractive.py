@@ -173,6 +173,10 @@ def test_an_open_question_states_neither_the_amount_nor_the_date(answerer: Extra
         ("What percent stake did it buy?", "It bought a 12 percent stake.", "It bought a stake."),
         ("How long is the road?", "The road is 211 miles long.", "The road is long."),
         ("How many workers?", "About 300 workers.", "Many workers."),
+        ("How often must the list be reviewed?", "The list is reviewed at least every 3 years.", "The list is reviewed."),
+        ("How often is it updated?", "It is updated annually.", "It is updated by the agency."),
+        ("How much of that route crosses federal land?", "The route crosses 25 miles of federal land.", "It crosses much of it."),
+        ("How much of the fund is spent?", "About 40 percent of the fund is spent.", "Most of the fund is spent."),
     ],
 )
 def test_expected_pattern_recognises_what_a_question_asks_for(question: str, example: str, counter: str) -> None:
