@@ -38,6 +38,7 @@ _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(r"\bhow much of\b", re.I), text.PORTION),
     (re.compile(r"\bhow often\b|\bhow frequently\b", re.I), text.FREQUENCY),
     (re.compile(r"\bhow (much|big|large)\b|\bwhat (amount|sum|value)\b|\bprice\b|\bcost\b|\bworth\b", re.I), _AMOUNT),
+    (re.compile(r"\bby when\b|\bhow soon\b|\b(?:what|which) deadline\b", re.I), text.DEADLINE),
     (re.compile(r"\bwhen\b|\bwhat (date|day|year|month)\b|\bwhich (date|day|year)\b", re.I), _DATE),
     (re.compile(r"\bhow (?:long|far)\b", re.I), _QUANTITY),  # "211 miles", "a 10-year floor", "six months"
     (re.compile(r"\bwhat (?:term|period|duration)\b", re.I), _DURATION),

@@ -41,6 +41,8 @@ FREQUENCY = re.compile(
     rf"\b(?:once|twice)\s+(?:a|per|every)\s+{_TIME_UNIT}",
     re.I,
 )
+# "by when": a deadline, as a date or as a time allowed ("within 180 days").
+DEADLINE = re.compile(f"{DATE.pattern}|{DURATION.pattern}", re.I)
 # "how much of the route": a part of something, as a quantity, a share or an amount.
 PORTION = re.compile(f"{QUANTITY.pattern}|{PERCENT.pattern}|{AMOUNT.pattern}", re.I)
 

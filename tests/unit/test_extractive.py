@@ -174,6 +174,8 @@ def test_an_open_question_states_neither_the_amount_nor_the_date(answerer: Extra
         ("How long is the road?", "The road is 211 miles long.", "The road is long."),
         ("How many workers?", "About 300 workers.", "Many workers."),
         ("How often must the list be reviewed?", "The list is reviewed at least every 3 years.", "The list is reviewed."),
+        ("Under the memorandum, what must agencies build, and by when?", "It must be built within 180 days.", "It must be built soon."),
+        ("By when must it report?", "It must report by June 30, 2026.", "It must report."),
         ("How often is it updated?", "It is updated annually.", "It is updated by the agency."),
         ("How much of that route crosses federal land?", "The route crosses 25 miles of federal land.", "It crosses much of it."),
         ("How much of the fund is spent?", "About 40 percent of the fund is spent.", "Most of the fund is spent."),
