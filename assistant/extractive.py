@@ -69,7 +69,7 @@ _GENERIC = frozenset(
     details happen happened next plan planning planned does tell know much many big large ones one two three
     first second cover covers covered name named names cite cited according document documents corpus
     latest recent recently newest current currently since before after during until prior news update updates
-    happen happening""".split()
+    happen happening scale extent level degree nature scope magnitude amount""".split()
 )
 
 

@@ -36,8 +36,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", default="starter,minerals-dev,sec-10q-sample")
     parser.add_argument("--stores", type=Path, help="reuse stores in this folder (one per set)")
-    parser.add_argument("--max-false-refusals", type=float, default=0.05)
-    parser.add_argument("--l2", type=float, default=1.0)
+    # Tighter than the 5 % the product aims for on documents it has not seen: a cut fit to the tune halves' few
+    # unanswerable questions sits at a cliff, and unseen questions fall on both sides of it.
+    parser.add_argument("--max-false-refusals", type=float, default=0.03)
+    parser.add_argument("--l2", type=float, default=0.3)
     parser.add_argument("--out", type=Path, default=ROOT / "policyqa" / "data" / "refusal.json")
     args = parser.parse_args()
     print(load_average())
