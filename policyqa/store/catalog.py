@@ -51,9 +51,6 @@ def fts_query(text: str, *, max_terms: int = 32) -> str:
         if not term or term in _STOPWORDS or term in terms:
             continue
         terms.append(term)
-        if "-" in term:
-            # "copper-intensive" also as its parts: a text may say "intensive copper".
-            terms.extend(p for p in term.split("-") if len(p) > 2 and p not in _STOPWORDS and p not in terms)
     return " OR ".join('"' + t.replace('"', "") + '"' for t in terms[:max_terms])
 
 

@@ -140,13 +140,6 @@ def test_search_treats_query_syntax_as_text_and_stopwords_as_nothing(catalog: Ca
     assert catalog.search("the and of which", 5) == [], "a query of stopwords matched"
 
 
-def test_a_hyphenated_query_word_also_finds_its_parts_in_another_order(catalog: Catalog) -> None:
-    write(catalog, meta("doc"), chunks(
-        "doc", "Imports of intensive copper derivative products face a tariff.", "Nickel is not covered.",
-    ))
-    assert ids(catalog.search("copper-intensive goods", 5)) == ["doc:00000"], "the parts of 'copper-intensive' were not searched"
-
-
 def test_filters_restrict_search_the_same_way_in_every_catalog(catalog: Catalog) -> None:
     write(catalog, meta("old", published="2019-06-30", doc_type=DocType.ARTICLE),
           chunks("old", "Tariff schedule for imported graphite.", tags=("graphite",)))
