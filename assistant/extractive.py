@@ -315,6 +315,7 @@ class ExtractiveAnswerer:
             text = passage.chunk.text
             previous: tuple[int, int] | None = None
             for start, end in evidence_units(text):
+                start += _labelled_heading_length(text[start:end])
                 sentence = text[start:end]
                 key = _clean(sentence).lower()
                 if key in seen or len(_WORDS.findall(sentence)) < 5 or _is_heading(sentence):
@@ -545,6 +546,19 @@ def _date_labels(passages: Sequence[Passage], sentences: Sequence[_Sentence], pa
     """'As of DATE: ' for the latest statement, 'Earlier (DATE): ' for the one it supersedes."""
     dates = [passages[sentences[i].passage_index].chunk.published or "" for i in pair]
     return [f"As of {dates[0]}: ", f"Earlier ({dates[1]}): "]
+
+
+_LABELLED_HEADING = re.compile(r"^\(?[A-Za-z0-9]{1,3}[.)]\s+[^\n.!?:;]{1,80}\n(?=\s*[A-Z])")
+
+
+def _labelled_heading_length(unit: str) -> int:
+    """Length of a labelled heading line opening a unit ("(b) Price floor for NdPr oxide" then a new line and a
+    capitalised sentence, as PDF text runs them together): it names a topic, it is not part of the sentence."""
+    match = _LABELLED_HEADING.match(unit)
+    if not match or len(match.group(0).split()) > 12:
+        return 0
+    rest = unit[match.end() :]
+    return match.end() + (len(rest) - len(rest.lstrip()))
 
 
 def _is_heading(text: str) -> bool:

@@ -352,3 +352,20 @@ def test_no_name_of_the_kind_asked_for_is_not_by_itself_a_reason_to_refuse(answe
     answer = answerer.answer(question, question, [ROAD_STORY])
 
     assert answer.answerable, answer.text
+
+
+def test_a_labelled_heading_line_run_into_a_sentence_is_not_quoted(answerer: ExtractiveAnswerer) -> None:
+    floor = passage(
+        "floor",
+        "The agency bought preferred stock in the company.\n(b) Price floor for cobalt oxide\n"
+        "The agency committed to a 10-year price floor of $90 per kilogram for cobalt oxide.\n"
+        "As a\nresult, the company expanded its refinery.",
+    )
+    question = "What price floor did the agency commit to for cobalt oxide?"
+
+    answer = answerer.answer(question, question, [floor])
+
+    assert answer.answerable, answer.text
+    assert "$90 per kilogram" in answer.text and "(b)" not in answer.text, answer.text
+    quoted = [floor.chunk.text[c.quote_start : c.quote_end] for c in answer.citations]
+    assert all(not q.startswith("(b)") for q in quoted), quoted
