@@ -226,6 +226,32 @@ def test_a_question_about_a_company_absent_from_the_corpus_is_refused(settings: 
     assert answer.citations == () and answer.related == (loan,), "refusal shape"
 
 
+class _PiecesEmbedder(FakeEmbedder):
+    """Splits words of more than eight letters into word pieces, as a real tokenizer splits rare words."""
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return [2 + sum(3 if len(w) > 8 else 1 for w in t.split()) for t in texts]
+
+
+def test_only_rare_words_the_corpus_never_uses_count_as_unknown(settings: Settings) -> None:
+    absent = {"polysilicon", "break", "down"}
+    answerer = ExtractiveAnswerer(
+        _PiecesEmbedder(), settings, term_counts=lambda terms: {t: 0 if t in absent else 4 for t in terms}
+    )
+    loan = passage("northwind-loan", "Northwind Minerals borrowed $250 million from the Department of Energy in June.")
+
+    common = "How did the Northwind Minerals loan break down?"
+    answerer.answer(common, common, [loan])
+    assert answerer.last_signals is not None and answerer.last_signals.unknown == 0.0, (
+        f"common words a corpus lacks are not unknown: {answerer.last_signals}"
+    )
+    rare = "What polysilicon loan did Northwind Minerals take?"
+    answerer.answer(rare, rare, [loan])
+    assert answerer.last_signals is not None and answerer.last_signals.unknown > 0.0, (
+        f"a rare word no document uses is unknown: {answerer.last_signals}"
+    )
+
+
 def test_a_name_the_corpus_knows_but_the_passages_lack_lowers_the_answer_and_is_the_reason_given(
     settings: Settings,
 ) -> None:
