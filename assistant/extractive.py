@@ -378,14 +378,17 @@ class ExtractiveAnswerer:
         missing_names = tuple(t for t in names if counts.get(t, 1) == 0)
         total = sum(terms.values())
         absent = [t for t in terms if counts.get(t, 1) == 0]
-        unknown = sum(terms[t] for t in absent if self._rare(t)) / total if total else 0.0
+        unknown = sum(terms[t] for t in self._rare(absent)) / total if total else 0.0
         return missing_names, unknown
 
-    def _rare(self, term: str) -> bool:
-        """A word the embedding model's tokenizer splits into pieces is rare in general English ("polysilicon");
-        one it keeps whole ("break", "worth") is common, and a corpus that never uses it says nothing by that."""
-        parts = [p for p in term.split("-") if p]
-        return any(n > 3 for n in self.embedder.count_tokens(parts))  # [CLS] word [SEP] is three tokens
+    def _rare(self, words: Sequence[str]) -> list[str]:
+        """The words the embedding model's tokenizer splits into pieces: rare in general English ("polysilicon").
+        One it keeps whole ("break", "worth") is common, and a corpus that never uses it says nothing by that."""
+        parts = [(w, p) for w in words for p in w.split("-") if p]
+        if not parts:
+            return []
+        counts = self.embedder.count_tokens([p for _, p in parts])  # one call; [CLS] word [SEP] is three tokens
+        return list(dict.fromkeys(w for (w, _), n in zip(parts, counts, strict=True) if n > 3))
 
     def _select(
         self,
@@ -548,17 +551,14 @@ def _date_labels(passages: Sequence[Passage], sentences: Sequence[_Sentence], pa
     return [f"As of {dates[0]}: ", f"Earlier ({dates[1]}): "]
 
 
-_LABELLED_HEADING = re.compile(r"^\(?[A-Za-z0-9]{1,3}[.)]\s+[^\n.!?:;]{1,80}\n(?=\s*[A-Z])")
+_LABELLED_HEADING = re.compile(r"^\(?[A-Za-z0-9]{1,3}[.)]\s+[^\n.!?:;]{1,80}\n\s*(?=[A-Z])")
 
 
 def _labelled_heading_length(unit: str) -> int:
     """Length of a labelled heading line opening a unit ("(b) Price floor for NdPr oxide" then a new line and a
     capitalised sentence, as PDF text runs them together): it names a topic, it is not part of the sentence."""
     match = _LABELLED_HEADING.match(unit)
-    if not match or len(match.group(0).split()) > 12:
-        return 0
-    rest = unit[match.end() :]
-    return match.end() + (len(rest) - len(rest.lstrip()))
+    return match.end() if match and len(match.group(0).split()) <= 12 else 0
 
 
 def _is_heading(text: str) -> bool:

@@ -41,10 +41,17 @@ FREQUENCY = re.compile(
     rf"\b(?:once|twice)\s+(?:a|per|every)\s+{_TIME_UNIT}",
     re.I,
 )
+
+
+def _either(*patterns: re.Pattern[str]) -> re.Pattern[str]:
+    """One pattern matching any of ``patterns``, each keeping its own case rule (DATE wants capitalised months)."""
+    return re.compile("|".join(f"(?i:{p.pattern})" if p.flags & re.I else f"(?:{p.pattern})" for p in patterns))
+
+
 # "by when": a deadline, as a date or as a time allowed ("within 180 days").
-DEADLINE = re.compile(f"{DATE.pattern}|{DURATION.pattern}", re.I)
+DEADLINE = _either(DATE, DURATION)
 # "how much of the route": a part of something, as a quantity, a share or an amount.
-PORTION = re.compile(f"{QUANTITY.pattern}|{PERCENT.pattern}|{AMOUNT.pattern}", re.I)
+PORTION = _either(QUANTITY, PERCENT, AMOUNT)
 
 _DATE_PATTERNS = (
     re.compile(rf"\b({MONTHS})\s+(\d{{1,2}}),?\s+(\d{{4}})\b", re.I),  # July 10, 2025
