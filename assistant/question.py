@@ -78,11 +78,25 @@ def expected_pattern(question: str) -> re.Pattern[str] | None:
 
 
 _NAME = re.compile(r"\b[A-Z][a-z]{2,}\b")
-_AUX = r"(?:is|are|was|were|will|would|did|does|do|can|could|has|have|had|be|the|a|an|its|their|this|that)"
-_HEAD = re.compile(
-    rf"\b(?:which|what|how many|how much)\s+(?:{_AUX}\s+)*(?P<phrase>(?:[a-z][\w-]*\s+){{0,3}}?[a-z][\w-]*)"
-    rf"(?=\s+(?:of|on|in|for|to|from|at|by|with|did|does|do|will|would|is|are|was|were|came|has|have|can)\b|\s*\?)",
+# Between "what"/"which" and the noun asked about: a copula and determiners ("what is the price floor ...").
+_COPULA = r"(?:is|are|was|were|the|a|an|its|their|this|that)"
+# Words that end the noun phrase asked about: prepositions, auxiliaries, relatives and the verbs questions use.
+_PHRASE_END = (
+    "of|on|in|for|to|from|at|by|with|did|does|do|will|would|is|are|was|were|has|have|had|can|could|should|may|"
+    "might|must|that|which|who|came|come|comes|apply|applies|applied|carry|carries|cover|covers|covered|take|takes|"
+    "took|make|makes|made|give|gives|gave|set|sets|say|says|said|require|requires|required|show|shows|showed|"
+    "include|includes|included|impose|imposes|imposed|get|gets|got|go|goes|went|run|runs|ran"
 )
+_HEAD = re.compile(
+    rf"\b(?:which|what|how many|how much)\s+(?:{_COPULA}\s+)*(?P<phrase>(?:[\w-]+\s+){{0,4}}?[a-z][\w-]*)"
+    rf"(?=\s+(?:{_PHRASE_END})\b|\s*\?)",
+)
+# "What did the agency lend", "how much does it cost": an auxiliary right after the question word puts the
+# subject next, and the phrase's last word is a verb, not the noun asked about.
+_AUX_NEXT = re.compile(
+    r"\b(?:which|what|how many|how much)\s+(?:did|does|do|will|would|can|could|has|have|had|should)\b"
+)
+_PRONOUNS = frozenset("it its they them this that these those he she one ones".split())
 
 
 _QUESTION_OPENERS = frozenset(
@@ -102,10 +116,12 @@ def question_names(question: str) -> list[str]:
 
 def asked_head(question: str) -> str | None:
     """The noun a question asks for: 'city' in 'In which city will ...', 'rate' in 'What tariff rate came ...'."""
-    match = _HEAD.search(question.lower())
-    if not match:
+    lowered = question.lower()
+    match = _HEAD.search(lowered)
+    if not match or _AUX_NEXT.match(lowered, match.start()):
         return None
-    return match.group("phrase").split()[-1]
+    head = match.group("phrase").split()[-1]
+    return None if head in _PRONOUNS else head
 
 
 
