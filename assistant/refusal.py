@@ -76,13 +76,30 @@ def load_model(path: Path = DEFAULT_PATH) -> RefusalModel:
         raise ConfigError(f"{path}: cannot read the refusal model ({exc})") from None
 
 
+# The direction each signal can only push: more similarity or coverage never argues for a refusal, a name or term
+# the documents lack never argues against one. The fit keeps each weight on its side of zero (or at zero): with
+# few unanswerable questions an unconstrained fit gives a signal the wrong sign to explain one or two of them.
+SIGNS = {
+    "similarity": 1, "coverage": 1, "sentence_coverage": 1, "head": 1, "absent_names": -1, "unknown": -1,
+}
+
+
 def fit(
-    rows: list[tuple[Mapping[str, float], bool]], *, l2: float = 0.1, steps: int = 4000, rate: float = 0.5
+    rows: list[tuple[Mapping[str, float], bool]],
+    *,
+    l2: float = 0.1,
+    steps: int = 4000,
+    rate: float = 0.5,
+    signs: Mapping[str, int] | None = None,
 ) -> tuple[dict[str, float], float]:
-    """Logistic regression by gradient descent (numpy only): rows of (features, answerable)."""
+    """Logistic regression by projected gradient descent (numpy only): rows of (features, answerable); a weight
+    named in ``signs`` stays on that side of zero."""
     import numpy as np
 
     names = sorted(rows[0][0])
+    signs = SIGNS if signs is None else signs
+    low = np.array([0.0 if signs.get(n, 0) > 0 else -np.inf for n in names])
+    high = np.array([0.0 if signs.get(n, 0) < 0 else np.inf for n in names])
     x = np.array([[f[n] for n in names] for f, _ in rows], dtype=float)
     y = np.array([1.0 if answerable else 0.0 for _, answerable in rows])
     # Classes weighted equally: the sets hold far fewer unanswerable questions than answerable ones.
@@ -94,5 +111,6 @@ def fit(
         p = 1 / (1 + np.exp(-(x @ w + b)))
         grad = p - y
         w -= rate * (x.T @ (sample * grad) + l2 * w / len(y))
+        w = np.clip(w, low, high)
         b -= rate * float(sample @ grad)
     return {n: float(v) for n, v in zip(names, w, strict=True)}, float(b)
