@@ -87,7 +87,9 @@ class Signals:
     absent_names: tuple[str, ...] = ()  # names the question gives that the stated passages never mention
     names: int = 0  # capitalised names the question gives
     unknown: float = 0.0  # weighted share of the question's distinctive terms that no document uses
-    head: float = 1.0  # the noun the question asks for ("how many jobs") occurs in the stated passages
+    # 1 when the noun the question asks for ("how many jobs") occurs in the stated passages, else the closest cosine
+    # of that noun to a stated sentence
+    head: float = 1.0
     score: float | None = None  # the refusal model's probability that the passages answer
 
     def features(self) -> dict[str, float]:
@@ -183,7 +185,8 @@ class ExtractiveAnswerer:
             )
             dense_of[i] = float(dense[rank])
         chosen = self._select(question, sentences, bags, scores, weights, vectors, order)
-        signals = self._signals(question, passages, sentences, weights, chosen, dense_of)
+        vector_of = {i: vectors[rank] for rank, i in enumerate(order)}
+        signals = self._signals(question, passages, sentences, weights, chosen, dense_of, vector_of)
         probability = self.refusal.probability(signals.features())
         reason = ""
         if signals.missing_terms and self.refusal.threshold >= 0:
@@ -217,6 +220,7 @@ class ExtractiveAnswerer:
         weights: dict[str, float],
         chosen: Sequence[int],
         dense_of: dict[int, float],
+        vector_of: dict[int, np.ndarray],
     ) -> Signals:
         """The evidence features the refusal model weighs (see :class:`Signals`)."""
         evidence = _Bag(" ".join(p.chunk.context + " " + p.chunk.text for p in passages))
@@ -239,9 +243,19 @@ class ExtractiveAnswerer:
             passage_dense=max((p.dense_score for p in passages if p.dense_score is not None), default=best_dense),
             sentence_coverage=self._coverage(weights, stated),
             absent_names=absent,
-            head=1.0 if head is None or stated.has(head) or context.has(head) else 0.0,
+            head=1.0 if head is None or stated.has(head) or context.has(head) else self._near_head(
+                head, [vector_of[i] for i in chosen if i in vector_of]
+            ),
             names=len(asked.names),
         )
+
+    def _near_head(self, head: str, stated: Sequence[np.ndarray]) -> float:
+        """How close the stated sentences come to the noun asked about when none uses it: the embedding model
+        places "minerals" near a sentence listing lithium and cobalt, "jobs" far from one about a smelter's metals."""
+        if not stated:
+            return 0.0
+        noun = self._vectors([head])[0]
+        return max(0.0, max(float(v @ noun) for v in stated))
 
     def _vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Sentence vectors, each computed once per process (a chat returns to the same passages)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+import numpy as np
 import pytest
 
 from assistant.extractive import ExtractiveAnswerer
@@ -249,6 +250,34 @@ def test_only_rare_words_the_corpus_never_uses_count_as_unknown(settings: Settin
     answerer.answer(rare, rare, [loan])
     assert answerer.last_signals is not None and answerer.last_signals.unknown > 0.0, (
         f"a rare word no document uses is unknown: {answerer.last_signals}"
+    )
+
+
+class _SynonymEmbedder(FakeEmbedder):
+    """Encodes "minerals" as "lithium cobalt": a model that knows what the word covers, as a real one does."""
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return super().encode([t.replace("minerals", "lithium cobalt") for t in texts])
+
+
+def test_an_asked_for_noun_the_passages_lack_counts_by_how_close_the_stated_sentences_come(
+    settings: Settings,
+) -> None:
+    answerer = ExtractiveAnswerer(_SynonymEmbedder(), settings, term_counts=lambda terms: {t: 4 for t in terms})
+    listing = passage("determination", "The determination names lithium, nickel and cobalt as battery inputs.")
+
+    def head_signal(question: str) -> float:
+        answerer.answer(question, question, [listing])
+        assert answerer.last_signals is not None
+        return answerer.last_signals.head
+
+    stated = head_signal("Which battery inputs does the determination name?")
+    covered = head_signal("Which battery minerals does the determination name?")
+    unrelated = head_signal("Which battery factories does the determination name?")
+    assert stated == 1.0, "the noun asked about occurs in the passage"
+    assert 0.0 < covered < 1.0 and unrelated < covered, (
+        f"a noun the stated sentence covers without using it comes closer than one it says nothing of: "
+        f"{covered} vs {unrelated}"
     )
 
 
