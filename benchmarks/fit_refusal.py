@@ -1,11 +1,13 @@
 """Fit the refusal model (assistant/refusal.py) on the tune halves of the evaluation sets and write it.
 
-Usage: python benchmarks/fit_refusal.py [--sets starter,minerals-dev,sec-10q-sample] [--stores DIR]
+Usage: python benchmarks/fit_refusal.py [--sets starter,minerals-dev,sec-10q] [--stores DIR]
                                         [--max-false-refusals 0.03] [--out policyqa/data/refusal.json]
 
 Every question of each set's tune half is asked with refusals off; the answerer's signals for each, labelled
-answerable or not, fit a logistic regression (classes weighted equally). The threshold is the highest probability
-cut that keeps false refusals on the tune half at or under --max-false-refusals. The check halves are never read.
+answerable or not, fit a logistic regression (classes weighted equally; each weight kept on the side of zero that
+assistant.refusal.SIGNS gives it, so a signal can drop out but never argue backwards). The threshold is the highest
+probability cut that keeps false refusals on the tune half at or under --max-false-refusals. The check halves are
+never read.
 """
 
 from __future__ import annotations
@@ -29,12 +31,15 @@ NEVER_REFUSE = RefusalModel(weights={}, bias=0.0, threshold=-1.0, means={})
 # in the few unanswerable questions. The best sentence's and the best passage's similarity enter as their maximum:
 # apart, the passage one took most of the weight and refused questions about a person, whose name embeds far from
 # any passage. A name the question gives that no document holds is not fit: it refuses on its own (see
-# assistant/extractive.py), and the tune halves hold no such question to learn a weight from.
+# assistant/extractive.py), and the tune halves hold no such question to learn a weight from. The two coverage
+# signals stay in the fit although, with the signs held, they fit to zero weight (run of 2026-12-03): left free,
+# they took negative weights, i.e. more of the question's words in the passages argued for a refusal.
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sets", default="starter,minerals-dev,sec-10q-sample")
+    # The whole 10-Q set, not the test run's sample: its tune half adds 56 questions phrased the way analysts ask.
+    parser.add_argument("--sets", default="starter,minerals-dev,sec-10q")
     parser.add_argument("--stores", type=Path, help="reuse stores in this folder (one per set)")
     # Tighter than the 5 % the product aims for on documents it has not seen: a cut fit to the tune halves' few
     # unanswerable questions sits at a cliff, and unseen questions fall on both sides of it.

@@ -23,11 +23,11 @@ pytestmark = [pytest.mark.eval, pytest.mark.model]
 # (set, split) -> floors on the "all" row; refusals are counted over the unanswerable questions of the half.
 FLOORS: dict[tuple[str, str], dict[str, float]] = {
     ("minerals-dev", "tune"): {"hit_at_1": 0.70, "hit_at_5": 0.88, "first_citation": 0.65, "any_citation": 0.65},
-    ("minerals-dev", "check"): {"hit_at_1": 0.55, "hit_at_5": 0.83, "first_citation": 0.60, "any_citation": 0.68},
+    ("minerals-dev", "check"): {"hit_at_1": 0.55, "hit_at_5": 0.83, "first_citation": 0.70, "any_citation": 0.77},
     ("sec-10q-sample", "all"): {"hit_at_1": 0.95, "hit_at_5": 0.95, "citation_precision": 0.95},
 }
-MAX_FALSE_REFUSALS = {("minerals-dev", "tune"): 3, ("minerals-dev", "check"): 4, ("sec-10q-sample", "all"): 1}
-MIN_UNANSWERABLE_REFUSED = 4  # of minerals-dev's 7 unanswerable questions, both halves together
+MAX_FALSE_REFUSALS = {("minerals-dev", "tune"): 3, ("minerals-dev", "check"): 3, ("sec-10q-sample", "all"): 1}
+MIN_UNANSWERABLE_REFUSED = 5  # of minerals-dev's 7 unanswerable questions, both halves together
 MAX_FOLLOW_UP_GAP = 0.10  # follow-ups' hit@5 may trail first questions' by at most this, on each minerals-dev half
 
 
