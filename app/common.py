@@ -89,6 +89,7 @@ def upload_panel(assistant: Assistant) -> None:
         report = None
         if saved:
             report = run_ingest(
+                assistant,
                 lambda cb: ingest_paths(
                     saved, settings, store=assistant.store, embedder=assistant.embedder, on_progress=cb
                 )
@@ -104,8 +105,11 @@ def upload_panel(assistant: Assistant) -> None:
             show_report(report)
 
 
-def run_ingest(job: Callable[[Callable[[Progress], None]], IngestReport]) -> IngestReport | None:
-    """Run an ingest with a progress bar for files and a counter for embedded chunks."""
+def run_ingest(
+    assistant: Assistant, job: Callable[[Callable[[Progress], None]], IngestReport]
+) -> IngestReport | None:
+    """Run an ingest with a progress bar for files and a counter for embedded chunks, then read the changed
+    corpus's deal table in the background (the next list question need not wait for it)."""
     bar = st.progress(0.0, text="Starting…")
     chunks_line = st.empty()
 
@@ -121,6 +125,7 @@ def run_ingest(job: Callable[[Callable[[Progress], None]], IngestReport]) -> Ing
         st.error(str(exc))
         return None
     bar.progress(1.0, text="Done")
+    assistant.deals.warm_in_background()
     return report
 
 

@@ -39,6 +39,7 @@ def render() -> None:
     st.write("Re-read every document from its file and rebuild the indexes.")
     if st.button("Re-index all", icon=":material/refresh:"):
         report = run_ingest(
+            assistant,
             lambda cb: reindex_all(
                 assistant.settings, store=assistant.store, embedder=assistant.embedder, on_progress=cb
             )
@@ -139,7 +140,8 @@ def url_panel(assistant: Assistant) -> None:
         return
     path = Path(outcome.path)
     report = run_ingest(
-        lambda cb: ingest_paths([path], settings, store=assistant.store, embedder=assistant.embedder, on_progress=cb)
+        assistant,
+        lambda cb: ingest_paths([path], settings, store=assistant.store, embedder=assistant.embedder, on_progress=cb),
     )
     if report is not None:
         show_report(report)

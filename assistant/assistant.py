@@ -101,11 +101,13 @@ class Assistant:
 
     def warm_up(self) -> None:
         """Run one offline question end to end so the first user's answer pays no first-call costs
-        (torch's first forward pass, SQLite page cache, lazily built indexes)."""
+        (torch's first forward pass, SQLite page cache, lazily built indexes), then read the deal table in the
+        background for the first list question."""
         try:
             self.ask("What did the government announce?", backend="offline")
         except PolicyQAError:
-            pass  # an unreachable store is reported on the first real question
+            return  # an unreachable store is reported on the first real question
+        self.deals.warm_in_background()
 
     @property
     def answerer(self) -> Answerer:

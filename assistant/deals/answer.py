@@ -10,7 +10,9 @@ names; and it is about deals (an instrument word, an agency, or companies of the
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,6 +25,8 @@ from policyqa.types import Answer, Citation, Passage, StoredChunk
 
 if TYPE_CHECKING:
     from policyqa.store import CorpusStore
+
+log = logging.getLogger(__name__)
 
 MAX_ROWS = 15  # a short table; the Deals page has the rest
 BACKEND = "deal table"
@@ -196,15 +200,35 @@ class DealAnswerer:
         self._key: object = None
         self._deals: list[Deal] = []
         self._chunks: dict[str, StoredChunk] = {}
+        self._lock = threading.Lock()  # one reading of the corpus at a time; a question waits for one under way
 
     def answer(self, question: str) -> Answer | None:
         """The table answer to ``question``, or ``None`` (then the passage answerer answers)."""
         if not (_DEAL_WORDS.search(question) or _COMPARE.search(question) or _LIST.search(question)):
             return None  # most questions: no need to look at the table
-        key = corpus_key(self.store)
-        if key != self._key:
-            chunks = complete_chunks(self.store)
-            self._deals = deals_from_chunks(chunks)
-            self._chunks = {c.chunk_id: c for c in chunks}
-            self._key = key
-        return answer_from_deals(question, self._deals, self._chunks)
+        deals, chunks = self.table()
+        return answer_from_deals(question, deals, chunks)
+
+    def table(self) -> tuple[list[Deal], dict[str, StoredChunk]]:
+        """The deals of the corpus as it is now and the chunks they cite, read again only when it changed."""
+        with self._lock:
+            key = corpus_key(self.store)
+            if key != self._key:
+                chunks = complete_chunks(self.store)
+                self._deals = deals_from_chunks(chunks)
+                self._chunks = {c.chunk_id: c for c in chunks}
+                self._key = key
+            return self._deals, self._chunks
+
+    def warm_in_background(self) -> threading.Thread:
+        """Read the table in a daemon thread, so the first list question does not wait for it (seconds on a few
+        thousand chunks); a question asked meanwhile waits for that reading instead of starting its own."""
+        thread = threading.Thread(target=self._warm, name="deal-table", daemon=True)
+        thread.start()
+        return thread
+
+    def _warm(self) -> None:
+        try:
+            self.table()
+        except Exception:  # noqa: BLE001 - a failed warm-up is retried, and reported, by the first question
+            log.warning("the deal table could not be read ahead of the first question", exc_info=True)

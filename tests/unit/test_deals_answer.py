@@ -3,12 +3,15 @@ whose every cell cites its sentence, ``None`` for everything else."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import time
 
 import pytest
 
 from assistant.deals import answer_from_deals, deals_from_chunks, is_deal_question
-from policyqa.types import DocType, StoredChunk
+from assistant.deals.answer import DealAnswerer
+from policyqa.types import DocType, DocumentMeta, DocumentRecord, StoredChunk
 
 TEXT = (
     "- The Department of War is investing $150 million into Borealis Magnetics, a Minnesota company.\n"
@@ -87,3 +90,45 @@ def test_a_question_is_a_deal_question_by_its_signals() -> None:
     assert is_deal_question("Compare Borealis Magnetics with Quartz Optics", DEALS)
     assert is_deal_question("Who received federal money, and how much?", DEALS)
     assert not is_deal_question("What does Borealis Magnetics make?", DEALS)
+
+
+class _OneDocumentStore:
+    """Just what the deal answerer reads: the complete documents, their chunk ids and their chunks."""
+
+    def __init__(self) -> None:
+        record = DocumentRecord(
+            meta=DocumentMeta(doc_id="fact-sheet", source="fact-sheet.md", title="Fact sheet", content_hash="h1"),
+            state="complete", chunk_count=1, ingested_at="2026-12-03T00:00:00",
+        )
+        self.records = [record]
+        self.catalog = self
+        self.reads = 0
+
+    def documents(self) -> list[DocumentRecord]:
+        return self.records
+
+    def chunk_ids(self, doc_id: str) -> set[str]:
+        return {CHUNK.chunk_id}
+
+    def get_chunks(self, ids: list[str]) -> dict[str, StoredChunk]:
+        self.reads += 1
+        time.sleep(0.2)  # a corpus big enough for a question to arrive while it is read
+        return {CHUNK.chunk_id: CHUNK}
+
+
+def test_the_table_read_ahead_in_the_background_is_the_one_the_first_list_question_uses() -> None:
+    store = _OneDocumentStore()
+    deals = DealAnswerer(store)  # type: ignore[arg-type]
+
+    reading = deals.warm_in_background()
+    answer = deals.answer("Which companies did the Department of War invest in?")  # arrives while it reads
+    reading.join(timeout=5)
+
+    assert answer is not None and "Borealis Magnetics" in answer.text, answer
+    assert store.reads == 1, f"the question waited for the reading under way instead of starting its own: {store.reads}"
+    deals.answer("Which companies did the Department of War invest in?")
+    assert store.reads == 1, "an unchanged corpus is not read again"
+    changed = dataclasses.replace(store.records[0].meta, content_hash="h2")
+    store.records = [dataclasses.replace(store.records[0], meta=changed)]
+    deals.answer("Which companies did the Department of War invest in?")
+    assert store.reads == 2, "a changed document is read again"
