@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,36 +53,46 @@ class Rows:
 
 
 class Database:
-    """A thin wrapper over one ``sqlite3.Connection`` that turns file-level failures into store errors."""
+    """A thin wrapper over one ``sqlite3.Connection`` that turns file-level failures into store errors.
+
+    One statement at a time, and closing waits for the one under way: the connection is shared by threads (a chat
+    session, the deal table read in the background), and SQLite crashes the process when a connection is closed
+    while another thread runs a statement on it. Once closed, a statement fails with ``sqlite3.ProgrammingError``.
+    """
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self.connection = connection
         self.path = path
+        self._lock = threading.RLock()
 
     def _fail(self, exc: BaseException) -> BaseException:
         return store_error(exc, f"the catalog {self.path}") or exc
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
         try:
-            cursor = self.connection.execute(sql, params)
-            return Rows(cursor.fetchall(), cursor.lastrowid)
+            with self._lock:
+                cursor = self.connection.execute(sql, params)
+                return Rows(cursor.fetchall(), cursor.lastrowid)
         except sqlite3.Error as exc:
             raise self._fail(exc) from exc
 
     def executemany(self, sql: str, params: Any) -> None:
         try:
-            self.connection.executemany(sql, params)
+            with self._lock:
+                self.connection.executemany(sql, params)
         except sqlite3.Error as exc:
             raise self._fail(exc) from exc
 
     def executescript(self, sql: str) -> None:
         try:
-            self.connection.executescript(sql)
+            with self._lock:
+                self.connection.executescript(sql)
         except sqlite3.Error as exc:
             raise self._fail(exc) from exc
 
     def close(self) -> None:
-        self.connection.close()
+        with self._lock:
+            self.connection.close()
 
 
 def connect(path: Path, *, read_only: bool = False) -> Database:
