@@ -146,7 +146,7 @@ class ExtractiveAnswerer:
         if not sentences:
             reason = "the passages found hold no full sentence to quote" if passages else "no passage was found"
             self.last_signals = Signals(0.0, 0.0, (), reason=reason, score=0.0)
-            return self._refusal(query, passages)
+            return self._refusal(query, passages, reason)
         terms = self._terms(query)
         bags = [_Bag(s.text) for s in sentences]
         weights = self._idf(terms, bags)
@@ -191,18 +191,18 @@ class ExtractiveAnswerer:
         reason = ""
         if signals.missing_terms and self.refusal.threshold >= 0:
             # A name the question gives that no document holds: whatever the passages say, it is about something else.
-            reason = REASONS["missing"].format(missing=", ".join(signals.missing_terms))
+            reason = REASONS["missing"].format(missing=_as_written(signals.missing_terms, question))
         elif probability < self.refusal.threshold:
             # A name the question gives that the stated passages lack is the most concrete reason to give.
             weakest = "absent_names" if signals.absent_names else self.refusal.weakest(signals.features())
             reason = REASONS[weakest].format(
-                missing=", ".join(signals.missing_terms) or "some of its terms",
+                missing=_as_written(signals.missing_terms, question) or "some of its terms",
                 absent=", ".join(signals.absent_names) or "what the question names",
                 head=asked.head or "thing",
             )
         self.last_signals = dataclasses.replace(signals, reason=reason, score=probability)
         if reason:
-            return self._refusal(query, passages)
+            return self._refusal(query, passages, reason)
         dated = self._conflict(wanted, passages, sentences, scores, vectors, order)
         if dated is not None:
             answer = self._compose(
@@ -511,9 +511,12 @@ class ExtractiveAnswerer:
             parts.append(f"{label}{_clean(s.text)} [{n}]")
         return Answer(text=" ".join(parts), citations=tuple(citations), answerable=True, query=query, backend=self.name)
 
-    def _refusal(self, query: str, passages: Sequence[Passage]) -> Answer:
+    def _refusal(self, query: str, passages: Sequence[Passage], reason: str) -> Answer:
+        """No answer, with the reason the evidence gave (so the user can tell a question to rephrase from a fact the
+        documents lack) and the closest passages as related reading."""
+        related = " The closest passages are listed below as related reading." if passages else ""
         return Answer(
-            text="The documents do not answer this question. The closest passages are listed below as related reading.",
+            text=f"The documents do not answer this question: {reason}.{related}",
             citations=(),
             answerable=False,
             query=query,
@@ -524,6 +527,15 @@ class ExtractiveAnswerer:
 
 _ANAPHOR = re.compile(r"^\W*(?:it|its|this|these|those|they|both|such|the two|that)\b", re.I)
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+
+
+def _as_written(terms: Sequence[str], question: str) -> str:
+    """Terms (lower-cased for matching) as the question spells them, for a reason the user reads."""
+    shown = []
+    for term in terms:
+        found = re.search(rf"(?<![\w-]){re.escape(term)}(?![\w-])", question, re.IGNORECASE)
+        shown.append(found.group(0) if found else term)
+    return ", ".join(shown)
 
 
 def evidence_units(text: str) -> list[tuple[int, int]]:

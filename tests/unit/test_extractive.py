@@ -206,6 +206,7 @@ def test_a_refusal_has_no_citations_offers_related_passages_and_records_why(answ
     assert answer.related == PASSAGES[:3], "the closest passages are offered as related reading"
     assert "[" not in answer.text, f"a refusal states no cited sentence: {answer.text!r}"
     assert answerer.last_signals is not None and answerer.last_signals.reason, f"no reason: {answerer.last_signals}"
+    assert answerer.last_signals.reason in answer.text, f"the refusal says why: {answer.text!r}"
 
 
 def test_a_question_about_a_company_absent_from_the_corpus_is_refused(settings: Settings) -> None:
@@ -225,6 +226,7 @@ def test_a_question_about_a_company_absent_from_the_corpus_is_refused(settings: 
     assert signals is not None and signals.missing_terms == ("acme",), f"signals: {signals}"
     assert "acme" in signals.reason.lower() and "never" in signals.reason, f"reason: {signals.reason!r}"
     assert answer.citations == () and answer.related == (loan,), "refusal shape"
+    assert "never mention Acme" in answer.text, f"the user reads why, as the question spells the name: {answer.text!r}"
 
 
 class _PiecesEmbedder(FakeEmbedder):
