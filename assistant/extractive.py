@@ -90,6 +90,9 @@ class Signals:
     # 1 when the noun the question asks for ("how many jobs") occurs in the stated passages, else the closest cosine
     # of that noun to a stated sentence
     head: float = 1.0
+    # 1 when a stated sentence holds the kind of value the question asks for (an amount, a date, a number...) or
+    # the question asks for none; its absence never refuses alone, but it is one of the signals weighed
+    typed: float = 1.0
     score: float | None = None  # the refusal model's probability that the passages answer
 
     def features(self) -> dict[str, float]:
@@ -103,6 +106,7 @@ class Signals:
             "absent_names": len(self.absent_names) / self.names if self.names else 0.0,
             "unknown": self.unknown,
             "head": self.head,
+            "typed": self.typed,
         }
 
 
@@ -234,6 +238,10 @@ class ExtractiveAnswerer:
         missing, unknown = self._missing(question, weights)
         best_dense = max(dense_of.values())
         head = asked.head if asked.head and asked.head not in _GENERIC and len(asked.head) > 2 else None
+        # A name of the kind asked for ("what road") only prefers sentences (is_named_kind): it is not weighed here.
+        typed = 1.0
+        if asked.wanted is not None and not is_named_kind(asked.wanted):
+            typed = max((_typed(asked.wanted, sentences[i].text) for i in chosen), default=0.0)
         return Signals(
             best_dense=best_dense,
             coverage=self._coverage(weights, evidence),
@@ -247,6 +255,7 @@ class ExtractiveAnswerer:
                 head, [vector_of[i] for i in chosen if i in vector_of]
             ),
             names=len(asked.names),
+            typed=typed,
         )
 
     def _near_head(self, head: str, stated: Sequence[np.ndarray]) -> float:

@@ -30,6 +30,7 @@ REASONS = {
 
     "unknown": "the documents never use some of the question's terms",
     "head": "the passages found never mention the {head} asked about",
+    "typed": "no sentence found states a value of the kind the question asks for",
 }
 
 
@@ -80,7 +81,7 @@ def load_model(path: Path = DEFAULT_PATH) -> RefusalModel:
 # the documents lack never argues against one. The fit keeps each weight on its side of zero (or at zero): with
 # few unanswerable questions an unconstrained fit gives a signal the wrong sign to explain one or two of them.
 SIGNS = {
-    "similarity": 1, "coverage": 1, "sentence_coverage": 1, "head": 1, "absent_names": -1, "unknown": -1,
+    "similarity": 1, "coverage": 1, "sentence_coverage": 1, "head": 1, "typed": 1, "absent_names": -1, "unknown": -1,
 }
 
 

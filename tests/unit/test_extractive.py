@@ -283,6 +283,22 @@ def test_an_asked_for_noun_the_passages_lack_counts_by_how_close_the_stated_sent
     )
 
 
+def test_whether_a_stated_sentence_holds_the_kind_of_value_asked_for_is_a_signal(settings: Settings) -> None:
+    answerer = ExtractiveAnswerer(FakeEmbedder(), settings, term_counts=lambda terms: {t: 4 for t in terms})
+    plant = passage("plant", "The Northwind refinery in Butte will process gallium and germanium for defense uses.")
+    jobs = passage("jobs", "The Northwind refinery in Butte will employ 240 people when it opens.")
+
+    def typed(question: str, passages: list[Passage]) -> float:
+        answerer.answer(question, question, passages)
+        assert answerer.last_signals is not None
+        return answerer.last_signals.typed
+
+    assert typed("How many jobs will the Northwind refinery in Butte create?", [plant]) == 0.0, "no number stated"
+    assert typed("How many jobs will the Northwind refinery in Butte create?", [jobs]) == 1.0
+    assert typed("What will the Northwind refinery in Butte process?", [plant]) == 1.0, "an open question"
+    assert typed("Which refinery will process gallium in Butte?", [plant]) == 1.0, "a name of a kind only prefers"
+
+
 def test_a_name_the_corpus_knows_but_the_passages_lack_lowers_the_answer_and_is_the_reason_given(
     settings: Settings,
 ) -> None:
