@@ -24,9 +24,9 @@ MIN_HIT_AT_5 = 0.9
 MIN_FACT_RECALL = 0.8
 MIN_CITATION_PRECISION = 0.85
 # Refusals come from the evidence model fit on the tune halves of every set (benchmarks/fit_refusal.py), no longer
-# from answer-type patterns written for this corpus: 4 of the 8 unanswerable questions are refused (was 7), and no
+# from answer-type patterns written for this corpus: 5 of the 8 unanswerable questions are refused (was 7), and no
 # answerable question is (was 3). The README's "Answers on documents nobody tuned for" gives both halves' figures.
-MIN_REFUSAL_ACCURACY = 0.5
+MIN_REFUSAL_ACCURACY = 0.6
 MAX_FOLLOW_UP_HIT_AT_5_GAP = 0.1  # follow-ups may trail first questions by at most this much
 
 ROOT = Path(__file__).resolve().parents[2]
