@@ -188,8 +188,8 @@ class ExtractiveAnswerer:
                 + self.w_prior * prior[i]
             )
             dense_of[i] = float(dense[rank])
-        chosen = self._select(question, sentences, bags, scores, weights, vectors, order)
-        vector_of = {i: vectors[rank] for rank, i in enumerate(order)}
+        vector_of = {i: vectors[rank] for rank, i in enumerate(order)}  # the scored sentences' vectors
+        chosen = self._select(question, sentences, bags, scores, weights, vector_of)
         signals = self._signals(question, passages, sentences, weights, chosen, dense_of, vector_of)
         probability = self.refusal.probability(signals.features())
         reason = ""
@@ -207,7 +207,7 @@ class ExtractiveAnswerer:
         self.last_signals = dataclasses.replace(signals, reason=reason, score=probability)
         if reason:
             return self._refusal(query, passages, reason)
-        dated = self._conflict(wanted, passages, sentences, scores, vectors, order)
+        dated = self._conflict(wanted, passages, sentences, scores, vector_of)
         if dated is not None:
             answer = self._compose(
                 query, passages, sentences, list(dated), labels=_date_labels(passages, sentences, dated)
@@ -282,8 +282,7 @@ class ExtractiveAnswerer:
         passages: Sequence[Passage],
         sentences: Sequence[_Sentence],
         scores: dict[int, float],
-        vectors: np.ndarray,
-        order: Sequence[int],
+        vector_of: dict[int, np.ndarray],
     ) -> tuple[int, int] | None:
         """Two documents stating different figures for the same thing: (latest, earlier), else None.
 
@@ -292,7 +291,6 @@ class ExtractiveAnswerer:
         if wanted is None or is_named_kind(wanted):  # two names are two things, not two figures for one
             return None
         top = max(scores.values())
-        position = {i: rank for rank, i in enumerate(order)}
         typed = sorted(
             (i for i in scores if scores[i] >= 0.7 * top and _typed(wanted, sentences[i].text)),
             key=scores.__getitem__,
@@ -316,7 +314,7 @@ class ExtractiveAnswerer:
                 continue
             if not figures(a) or not figures(b) or figures(a) & figures(b) or years(a) != years(b):
                 continue  # no figure, the same figure, or figures for different years: no disagreement
-            if float(vectors[position[a]] @ vectors[position[b]]) < 0.75:
+            if float(vector_of[a] @ vector_of[b]) < 0.75:
                 continue
             return (a, b) if published(a) > published(b) else (b, a)
         return None
@@ -420,14 +418,12 @@ class ExtractiveAnswerer:
         bags: Sequence[_Bag],
         scores: dict[int, float],
         weights: dict[str, float],
-        vectors: np.ndarray,
-        order: Sequence[int],
+        vector_of: dict[int, np.ndarray],
     ) -> list[int]:
         """Greedy: each pick maximises its score plus the weight of query terms not yet covered."""
         listing = parse_question(question).listing
         budget = self.settings.answer_words * (2 if listing else 1)
         max_sentences = 6 if listing else self.max_sentences
-        position = {i: rank for rank, i in enumerate(order)}
         # "What road ...": an answer still lacking a name of that kind takes the best sentence holding one. (Tried for
         # amounts and dates too: it pulled dated sentences from other documents into "what day" answers.)
         wanted = parse_question(question).wanted
@@ -457,7 +453,7 @@ class ExtractiveAnswerer:
                 continue
             if any(jaccard(word_set(sentences[best].text), word_set(sentences[j].text)) > 0.5 for j in chosen):
                 continue
-            if any(float(vectors[position[best]] @ vectors[position[j]]) > 0.9 for j in chosen):
+            if any(float(vector_of[best] @ vector_of[j]) > 0.9 for j in chosen):
                 continue
             chosen.append(best)
             covered |= new_terms
