@@ -115,3 +115,19 @@ def fit(
         w = np.clip(w, low, high)
         b -= rate * float(sample @ grad)
     return {n: float(v) for n, v in zip(names, w, strict=True)}, float(b)
+
+
+def cut(probabilities: list[tuple[float, bool]], allowed: int) -> float:
+    """The refusal threshold for (probability, answerable) pairs: above as many unanswerable questions as it can
+    reach with at most ``allowed`` answerable ones below it, and no higher than the last of those, so that no
+    answerable question is refused that buys no refusal that was due. It sits halfway to the next probability."""
+    ordered = sorted(probabilities, key=lambda row: row[0])
+    threshold, false_refusals = 0.0, 0
+    for i, (p, answerable) in enumerate(ordered):
+        if answerable:
+            false_refusals += 1
+            if false_refusals > allowed:
+                break
+        else:
+            threshold = (p + ordered[i + 1][0]) / 2 if i + 1 < len(ordered) else p
+    return threshold

@@ -6,7 +6,8 @@ Usage: python benchmarks/fit_refusal.py [--sets starter,minerals-dev,sec-10q] [-
 Every question of each set's tune half is asked with refusals off; the answerer's signals for each, labelled
 answerable or not, fit a logistic regression (classes weighted equally; each weight kept on the side of zero that
 assistant.refusal.SIGNS gives it, so a signal can drop out but never argue backwards). The threshold is the highest
-probability cut that keeps false refusals on the tune half at or under --max-false-refusals. The check halves are
+probability cut that keeps false refusals on the tune half at or under --max-false-refusals, lowered to just above the
+last unanswerable question it refuses (assistant.refusal.cut). The check halves are
 never read.
 """
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from _common import ROOT, fmt, load_average, table
 
-from assistant.refusal import RefusalModel, fit
+from assistant.refusal import RefusalModel, cut, fit
 from tests.eval.runner import open_assistant, run_set
 from tests.eval.sets import eval_sets
 
@@ -71,14 +72,7 @@ def main() -> None:
     probs = sorted(((model.probability(f), a, qid) for f, a, qid in rows), key=lambda r: r[0])
     n_answerable = sum(1 for _, a, _ in probs if a)
     allowed = int(args.max_false_refusals * n_answerable)
-    # The cut sits halfway between the last probability it refuses and the next one.
-    threshold, false_refusals = 0.0, 0
-    for i, (p, a, _) in enumerate(probs):
-        if a:
-            false_refusals += 1
-            if false_refusals > allowed:
-                threshold = (p + probs[i - 1][0]) / 2 if i else p / 2
-                break
+    threshold = cut([(p, a) for p, a, _ in probs], allowed)
     means = {k: sum(f[k] for f in answerable) / len(answerable) for k in answerable[0]}
     fitted_on = (
         f"benchmarks/fit_refusal.py on {dt.date.today().isoformat()}: tune halves of {args.sets} "
