@@ -168,6 +168,28 @@ def _describe(error: ValidationError, raw: dict[str, Any]) -> str:
     return f"{where}{message}{more}"
 
 
+_SOURCES = re.compile(r"\(?\bSOURCE(?:\(S\))?:[^)\n]*\)?", re.I)  # "(SOURCE: 2023 Q1 AAPL.pdf)": not a fact
+_YEAR = re.compile(r"(?:19|20)\d\d")
+_FIGURE = re.compile(r"(?<![\w.,])(\d[\d,]*(?:\.\d+)?)(\s*(?:%|percent\b))?")
+
+
+def reference_figures(answer: str, question: str = "") -> list[str]:
+    """The figures a reference answer gives, as facts to look for in an answer: numbers of three digits or more
+    ("7,709", "232", "1.35") and percentages ("10%" gives "10"), written as the answer writes them, without the
+    source file names it cites, without years (a filing's answers name its periods in every sentence, so a year
+    found says little) and without those the question itself gives. Wording is free; figures are what a reader
+    checks."""
+    given = {m.group(1).rstrip(",") for m in _FIGURE.finditer(question)}
+    figures: list[str] = []
+    for match in _FIGURE.finditer(_SOURCES.sub(" ", answer)):
+        number = match.group(1).rstrip(",")
+        if _YEAR.fullmatch(number) and not match.group(2):
+            continue
+        if (sum(ch.isdigit() for ch in number) >= 3 or match.group(2)) and number not in given:
+            figures.append(number)
+    return list(dict.fromkeys(figures))
+
+
 def _from_jsonl(text: str, path: Path) -> dict[str, Any]:
     """The JSON Lines sets (one question a line: ``question``, ``doc``/``source_docs``, ``evidence``,
     ``supporting``, ``follows``, ``reference_answer`` = "NOT IN CORPUS" when unanswerable) as a YAML-shaped set."""
@@ -194,6 +216,7 @@ def _from_jsonl(text: str, path: Path) -> dict[str, Any]:
         item: dict[str, Any] = {"id": row.get("id"), "kind": kind, "question": row.get("question", "")}
         if not unanswerable:
             item |= {"expected_docs": docs, "evidence": evidence}
+            item |= {"facts": reference_figures(str(row.get("reference_answer") or ""), str(row.get("question", "")))}
         if row.get("follows"):
             item |= {"follows": row["follows"], "standalone": row.get("standalone_question")}
         questions.append(item)

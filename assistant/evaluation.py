@@ -20,6 +20,17 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
+_NUMBER = re.compile(r"[\d.,]+")
+
+
+def fact_found(fact: str, text: str) -> bool:
+    """``fact`` occurs in ``text`` (both normalised); a bare number must stand alone ("709" is not in "7,709")."""
+    fact, text = _norm(fact), _norm(text)
+    if _NUMBER.fullmatch(fact):
+        return re.search(rf"(?<![\d.,]){re.escape(fact)}(?![\d]|[.,]\d)", text) is not None
+    return fact in text
+
+
 def _words(text: str) -> list[str]:
     return re.sub(r"[^0-9a-z]+", " ", text.lower()).split()
 
@@ -192,7 +203,6 @@ def evaluate(
             progress(done, len(todo))
         if q.id not in scored:
             continue
-        text = _norm(answer.text)
         passages = retrieved(answer)
         quotes = [c.chunk.text for c in answer.citations]
         by_evidence = bool(q.evidence)
@@ -202,7 +212,7 @@ def evaluate(
                 expected_docs=tuple(q.expected_docs), retrieved_docs=_docs_in_order(passages),
                 cited_docs=tuple(doc_name(c.chunk.source) for c in answer.citations),
                 answerable=answer.answerable, answer=answer.text,
-                facts_found=sum(1 for f in q.facts if _norm(f) in text), facts_total=len(q.facts),
+                facts_found=sum(1 for f in q.facts if fact_found(f, answer.text)), facts_total=len(q.facts),
                 seconds=seconds, is_follow_up=q.follows is not None, split=q.split, by_evidence=by_evidence,
                 evidence_ranks=tuple(evidence_rank([p.chunk.text for p in passages], ev) for ev in q.evidence),
                 first_citation_hit=(

@@ -98,3 +98,51 @@ def test_the_hit_rule_agrees_with_the_dev_set_s_own_check() -> None:
     for passage_text, evidence in cases:
         assert holds_evidence(passage_text, evidence) == module.is_hit(passage_text, evidence), passage_text
     assert [holds_evidence(p, e) for p, e in cases] == [True, False, False, True, False]
+
+
+@pytest.mark.parametrize(
+    ("reference", "figures"),
+    [
+        # Amounts as written, without the file names a reference cites as its sources.
+        ("In the first quarter of 2023, Apple spent $7,709 million on R&D.\n\nSOURCE(S): 2023 Q1 AAPL.pdf",
+         ["7,709"]),
+        ("Net sales were $82,959 million. (SOURCE: 2022 Q3 AAPL.pdf)", ["82,959"]),
+        # Percentages count whatever their size; other numbers need three digits ("June 30" says too little alone),
+        # and years do not count (a filing's answers name their periods in every sentence).
+        ("A 10% stake and warrants for 7.5 percent more, for $35.6 million, on June 30, 2025.",
+         ["10", "7.5", "35.6"]),
+        ("Section 232 of the Trade Expansion Act (of 1962, 19 U.S.C. 1862).", ["232", "1862"]),
+        ("Yes: the order says so.", []),
+    ],
+)
+def test_the_facts_of_a_jsonl_question_are_the_figures_of_its_reference_answer(
+    reference: str, figures: list[str]
+) -> None:
+    from assistant.evalset import reference_figures
+
+    assert reference_figures(reference) == figures
+
+
+def test_a_figure_the_question_gives_is_not_a_fact_of_its_answer() -> None:
+    from assistant.evalset import reference_figures
+
+    question = "What did Apple spend on R&D, about 7.5 billion dollars?"
+    assert reference_figures("Apple spent $7.5 billion, or $7,709 million.", question) == ["7,709"]
+
+
+def test_a_loaded_jsonl_question_carries_its_reference_figures_as_facts(tmp_path: Path) -> None:
+    rows = [{"id": "q-01", "question": "How much in 2024?", "reference_answer": "It lent $250 million in 2024.",
+             "doc": "a.txt"}]
+    path = tmp_path / "questions.jsonl"
+    path.write_text(json.dumps(rows[0]) + "\n", encoding="utf-8")
+    assert load_question_set(path).questions[0].facts == ["250"]
+
+
+def test_a_figure_is_found_only_where_it_stands_alone() -> None:
+    from assistant.evaluation import fact_found
+
+    assert fact_found("7,709", "Research and development $ 7,709 $ 6,306")
+    assert fact_found("10", "a 10% stake") and fact_found("2025", "on June 30, 2025.")
+    assert not fact_found("709", "$ 7,709"), "a figure inside a larger number is not that figure"
+    assert not fact_found("1.3", "$1.35 billion") and not fact_found("35", "$35.6 million")
+    assert fact_found("10-year price floor", "a 10-Year Price Floor of $110")  # words: case-free substring
