@@ -173,6 +173,13 @@ class ExtractiveAnswerer:
         ]
         rough = [0.7 * lex + 0.3 * pr for lex, pr in zip(lexical, prior, strict=True)]
         order = sorted(range(len(sentences)), key=lambda i: rough[i], reverse=True)[: self.max_candidates]
+        doc_of = [passages[s.passage_index].chunk.doc_id for s in sentences]
+        if parse_question(question).trend:
+            # A question about how something moved across periods weighs each document's best sentence.
+            best_of_doc: dict[str, int] = {}
+            for i in sorted(range(len(sentences)), key=lambda i: rough[i], reverse=True):
+                best_of_doc.setdefault(doc_of[i], i)
+            order += [i for i in best_of_doc.values() if i not in order]
         qvec = np.asarray(query_vector if query_vector is not None else self.embedder.encode([query])[0])
         vectors = self._vectors([_clean(sentences[i].text) for i in order])
         dense = vectors @ qvec
@@ -189,7 +196,7 @@ class ExtractiveAnswerer:
             )
             dense_of[i] = float(dense[rank])
         vector_of = {i: vectors[rank] for rank, i in enumerate(order)}  # the scored sentences' vectors
-        chosen = self._select(question, sentences, bags, scores, weights, vector_of)
+        chosen = self._select(question, sentences, bags, scores, weights, vector_of, doc_of)
         signals = self._signals(question, passages, sentences, weights, chosen, dense_of, vector_of)
         probability = self.refusal.probability(signals.features())
         reason = ""
@@ -419,9 +426,11 @@ class ExtractiveAnswerer:
         scores: dict[int, float],
         weights: dict[str, float],
         vector_of: dict[int, np.ndarray],
+        doc_of: Sequence[str] = (),
     ) -> list[int]:
         """Greedy: each pick maximises its score plus the weight of query terms not yet covered."""
-        listing = parse_question(question).listing
+        asked = parse_question(question)
+        listing = asked.listing or asked.trend
         budget = self.settings.answer_words * (2 if listing else 1)
         max_sentences = 6 if listing else self.max_sentences
         # "What road ...": an answer still lacking a name of that kind takes the best sentence holding one. (Tried for
@@ -460,6 +469,8 @@ class ExtractiveAnswerer:
             used_words += n
         if parse_question(question).comparison:
             chosen = self._cover_compared(question, sentences, scores, chosen, max_sentences + 2)
+        if asked.trend and doc_of:
+            chosen = self._cover_documents(question, sentences, scores, chosen, doc_of, max_sentences + 2)
         # The best evidence first: passages in the order of their best chosen sentence, each passage's sentences in
         # reading order (so the first citation is the passage that answers best).
         best_of: dict[int, float] = {}
@@ -489,6 +500,32 @@ class ExtractiveAnswerer:
             ]
             if candidates and len(chosen) < limit:
                 chosen.append(max(candidates, key=scores.__getitem__))
+        return chosen
+
+    def _cover_documents(
+        self,
+        question: str,
+        sentences: Sequence[_Sentence],
+        scores: dict[int, float],
+        chosen: list[int],
+        doc_of: Sequence[str],
+        limit: int,
+    ) -> list[int]:
+        """How something moved across periods needs each period's statement: add the best sentence of each
+        document the answer does not quote yet (best documents first), preferring one that holds the kind of
+        value asked for, while it scores at least half the best."""
+        wanted = parse_question(question).wanted
+        top = max(scores.values())
+        chosen = list(chosen)
+        docs = list(dict.fromkeys(doc_of[i] for i in sorted(scores, key=scores.__getitem__, reverse=True)))
+        for doc in docs:
+            if len(chosen) >= limit:
+                break
+            if any(doc_of[i] == doc for i in chosen):
+                continue
+            candidates = [i for i in scores if doc_of[i] == doc and scores[i] >= 0.5 * top]
+            if candidates:
+                chosen.append(max(candidates, key=lambda i: (_typed(wanted, sentences[i].text) >= 1, scores[i])))
         return chosen
 
     # -- output -------------------------------------------------------------------------------------

@@ -28,6 +28,13 @@ _PERSON = re.compile(
 _MINERAL = re.compile(
     r"\b(?:" + "|".join(re.escape(w).replace(r"\ ", r"[- ]") for w in vocabulary().mineral_words) + r")s?\b", re.I
 )
+# Asks how something moved across periods: the answer needs a statement from each period's document.
+_TREND = re.compile(
+    r"\b(?:over time|over the (?:reported |past |last |recent )?(?:quarters|periods|years|months)|"
+    r"across (?:the |these |all |recent |several )?(?:reported )?(?:quarters|periods|years|filings|reports)|"
+    r"trend(?:s|ed|ing)?|fluctuat(?:e|ed|es|ing|ion|ions))\b",
+    re.I,
+)
 _COMPARISON = re.compile(r"\b(larger|smaller|bigger|greater|compare[sd]?|comparison|differ|difference|versus|vs\.?|more than|less than)\b", re.I)
 _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(r"\b(larger|smaller|bigger|compare).*\b(stake|share|ownership|percent)", re.I), _PERCENT),
@@ -138,6 +145,7 @@ class Question:
     head: str | None  # the noun it asks about ("jobs" in "how many jobs")
     listing: bool  # asks for several things ("which companies", "list")
     comparison: bool  # compares ("larger", "compare", "versus")
+    trend: bool = False  # asks how something moved across periods ("over time", "across quarters", "trend")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -149,4 +157,5 @@ def parse_question(question: str) -> Question:
         head=asked_head(question),
         listing=bool(_LIST_WORDS.search(question)),
         comparison=bool(_COMPARISON.search(question)),
+        trend=bool(_TREND.search(question)),
     )

@@ -442,3 +442,42 @@ def test_a_labelled_heading_line_run_into_a_sentence_is_not_quoted(answerer: Ext
     assert "$90 per kilogram" in answer.text and "(b)" not in answer.text, answer.text
     quoted = [floor.chunk.text[c.quote_start : c.quote_end] for c in answer.citations]
     assert all(not q.startswith("(b)") for q in quoted), quoted
+
+
+FILINGS = [
+    passage(
+        "acme-q3",
+        "Net sales of the company were $81,797 million in the third quarter. "
+        "Net sales of the company decreased in the third quarter because of lower net sales of phones. "
+        "Net sales of the company in the third quarter were also hurt by weaker currencies abroad. "
+        "Net sales of the company in the third quarter rose for services.",
+        score=1.0,
+    ),
+    passage("acme-q2", "Net sales of the company were $94,836 million in the second quarter.", score=0.8),
+    passage("acme-q1", "Net sales of the company were $117,154 million in the first quarter.", score=0.7),
+]
+
+
+def test_a_question_about_change_over_time_quotes_each_period_s_document(answerer: ExtractiveAnswerer) -> None:
+    question = "How have the net sales of the company changed over time?"
+    answer = answerer.answer(question, question, FILINGS)
+
+    assert answer.answerable, answer.text
+    assert {c.passage.chunk.doc_id for c in answer.citations} == {"acme-q1", "acme-q2", "acme-q3"}, answer.text
+    for figure in ("81,797", "94,836", "117,154"):
+        assert figure in answer.text, answer.text
+    assert_every_sentence_is_quoted_from_its_citation(answer)
+
+
+def test_the_trend_reading_of_a_question() -> None:
+    from assistant.question import parse_question
+
+    for question in (
+        "How has Apple's total net sales changed over time?",
+        "Can any trends be identified in the segment's revenue?",
+        "How has iPhone revenue fluctuated across quarters?",
+        "What happened to operating expenses over the reported quarters?",
+    ):
+        assert parse_question(question).trend, question
+    for question in ("What price floor did DoD commit to?", "How long does it last?", "Which company runs it?"):
+        assert not parse_question(question).trend, question
