@@ -21,10 +21,17 @@ from tests.eval.sets import eval_sets
 pytestmark = [pytest.mark.eval, pytest.mark.model]
 
 # (set, split) -> floors on the "all" row; refusals are counted over the unanswerable questions of the half.
+# fact_recall: the share of the reference answers' figures found in the answers (assistant.evalset.reference_figures);
+# measured 0.60 / 1.00 (7 figures) on minerals-dev tune / check and 0.17 on the sample, whose answers to questions
+# about tables and periods are the weakest part of the offline answerer.
 FLOORS: dict[tuple[str, str], dict[str, float]] = {
-    ("minerals-dev", "tune"): {"hit_at_1": 0.70, "hit_at_5": 0.88, "first_citation": 0.65, "any_citation": 0.65},
-    ("minerals-dev", "check"): {"hit_at_1": 0.55, "hit_at_5": 0.83, "first_citation": 0.70, "any_citation": 0.77},
-    ("sec-10q-sample", "all"): {"hit_at_1": 0.95, "hit_at_5": 0.95, "citation_precision": 0.95},
+    ("minerals-dev", "tune"): {
+        "hit_at_1": 0.70, "hit_at_5": 0.88, "first_citation": 0.65, "any_citation": 0.65, "fact_recall": 0.55,
+    },
+    ("minerals-dev", "check"): {
+        "hit_at_1": 0.55, "hit_at_5": 0.83, "first_citation": 0.70, "any_citation": 0.77, "fact_recall": 0.85,
+    },
+    ("sec-10q-sample", "all"): {"hit_at_1": 0.95, "hit_at_5": 0.95, "citation_precision": 0.95, "fact_recall": 0.15},
 }
 MAX_FALSE_REFUSALS = {("minerals-dev", "tune"): 3, ("minerals-dev", "check"): 3, ("sec-10q-sample", "all"): 1}
 MIN_UNANSWERABLE_REFUSED = 5  # of minerals-dev's 7 unanswerable questions, both halves together
