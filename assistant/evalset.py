@@ -216,7 +216,8 @@ def _from_jsonl(text: str, path: Path) -> dict[str, Any]:
         item: dict[str, Any] = {"id": row.get("id"), "kind": kind, "question": row.get("question", "")}
         if not unanswerable:
             item |= {"expected_docs": docs, "evidence": evidence}
-            item |= {"facts": reference_figures(str(row.get("reference_answer") or ""), str(row.get("question", "")))}
+            reference = str(row.get("reference_answer") or "")
+            item |= {"facts": reference_figures(reference, str(row.get("question", "")))}
         if row.get("follows"):
             item |= {"follows": row["follows"], "standalone": row.get("standalone_question")}
         questions.append(item)

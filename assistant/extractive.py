@@ -467,7 +467,7 @@ class ExtractiveAnswerer:
             chosen.append(best)
             covered |= new_terms
             used_words += n
-        if parse_question(question).comparison:
+        if asked.comparison:
             chosen = self._cover_compared(question, sentences, scores, chosen, max_sentences + 2)
         if asked.trend and doc_of:
             chosen = self._cover_documents(question, sentences, scores, chosen, doc_of, max_sentences + 2)

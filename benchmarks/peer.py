@@ -15,8 +15,8 @@ Ours: ingest_paths into a temporary store, then Assistant.ask with the conversat
 
 Both are scored by assistant.evaluation.evaluate. "facts" is the share of the reference answers' facts found in the
 answer: for the JSON Lines sets, the figures of each reference answer (assistant.evalset.reference_figures); the
-peer's answer is its whole top passage (about 1,000 characters), ours the sentences it states. Ingest times exclude loading the model (loaded once,
-shared). Target: ours beats the peer on hit@1, hit@5 and MRR.
+peer's answer is its whole top passage (about 1,000 characters), ours the sentences it states. Ingest times exclude
+loading the model (loaded once, shared). Target: ours beats the peer on hit@1, hit@5 and MRR.
 """
 
 from __future__ import annotations
@@ -151,13 +151,13 @@ def beats(ours: MetricRow, peer: MetricRow) -> tuple[bool, list[str]]:
 def summary_row(label: str, row: MetricRow, ingest_s: float, chunks: int) -> list[str]:
     return [
         label, f"{ingest_s:.1f}", str(chunks), str(row.questions), fmt(row.hit_at_1), fmt(row.hit_at_5), fmt(row.mrr),
-        fmt(row.fact_recall), fmt(row.first_citation), fmt(row.any_citation), fmt(row.citation_precision), fmt(row.refusal_accuracy),
-        str(row.false_refusals), fmt(row.p50_s * 1000 if row.p50_s is not None else None, 0),
+        fmt(row.fact_recall), fmt(row.first_citation), fmt(row.any_citation), fmt(row.citation_precision),
+        fmt(row.refusal_accuracy), str(row.false_refusals), fmt(row.p50_s * 1000 if row.p50_s is not None else None, 0),
     ]
 
 
-HEAD = ("pipeline", "ingest s", "chunks", "n", "hit@1", "hit@5", "MRR", "facts", "cite-1st", "cite-any", "cite-prec",
-        "refusal", "false-ref", "p50 ms")
+HEAD = ("pipeline", "ingest s", "chunks", "n", "hit@1", "hit@5", "MRR", "facts", "cite-1st", "cite-any",
+        "cite-prec", "refusal", "false-ref", "p50 ms")
 
 
 def halves(report: EvalReport) -> list[tuple[str, MetricRow]]:
