@@ -172,18 +172,19 @@ class ExtractiveAnswerer:
             for s in sentences
         ]
         rough = [0.7 * lex + 0.3 * pr for lex, pr in zip(lexical, prior, strict=True)]
-        order = sorted(range(len(sentences)), key=lambda i: rough[i], reverse=True)[: self.max_candidates]
+        ranked = sorted(range(len(sentences)), key=lambda i: rough[i], reverse=True)
+        order = ranked[: self.max_candidates]
+        asked = parse_question(question)
         doc_of = [passages[s.passage_index].chunk.doc_id for s in sentences]
-        if parse_question(question).trend:
+        if asked.trend:
             # A question about how something moved across periods weighs each document's best sentence.
             best_of_doc: dict[str, int] = {}
-            for i in sorted(range(len(sentences)), key=lambda i: rough[i], reverse=True):
+            for i in ranked:
                 best_of_doc.setdefault(doc_of[i], i)
             order += [i for i in best_of_doc.values() if i not in order]
         qvec = np.asarray(query_vector if query_vector is not None else self.embedder.encode([query])[0])
         vectors = self._vectors([_clean(sentences[i].text) for i in order])
         dense = vectors @ qvec
-        asked = parse_question(question)
         wanted = asked.wanted
         scores: dict[int, float] = {}
         dense_of: dict[int, float] = {}
@@ -426,7 +427,7 @@ class ExtractiveAnswerer:
         scores: dict[int, float],
         weights: dict[str, float],
         vector_of: dict[int, np.ndarray],
-        doc_of: Sequence[str] = (),
+        doc_of: Sequence[str],
     ) -> list[int]:
         """Greedy: each pick maximises its score plus the weight of query terms not yet covered."""
         asked = parse_question(question)
@@ -435,7 +436,7 @@ class ExtractiveAnswerer:
         max_sentences = 6 if listing else self.max_sentences
         # "What road ...": an answer still lacking a name of that kind takes the best sentence holding one. (Tried for
         # amounts and dates too: it pulled dated sentences from other documents into "what day" answers.)
-        wanted = parse_question(question).wanted
+        wanted = asked.wanted
         if wanted is not None and not is_named_kind(wanted):
             wanted = None
         total_weight = sum(weights.values()) or 1.0
@@ -469,8 +470,8 @@ class ExtractiveAnswerer:
             used_words += n
         if asked.comparison:
             chosen = self._cover_compared(question, sentences, scores, chosen, max_sentences + 2)
-        if asked.trend and doc_of:
-            chosen = self._cover_documents(question, sentences, scores, chosen, doc_of, max_sentences + 2)
+        if asked.trend:
+            chosen = self._cover_documents(asked.wanted, sentences, scores, chosen, doc_of, max_sentences + 2)
         # The best evidence first: passages in the order of their best chosen sentence, each passage's sentences in
         # reading order (so the first citation is the passage that answers best).
         best_of: dict[int, float] = {}
@@ -504,7 +505,7 @@ class ExtractiveAnswerer:
 
     def _cover_documents(
         self,
-        question: str,
+        wanted: re.Pattern[str] | None,
         sentences: Sequence[_Sentence],
         scores: dict[int, float],
         chosen: list[int],
@@ -514,7 +515,6 @@ class ExtractiveAnswerer:
         """How something moved across periods needs each period's statement: add the best sentence of each
         document the answer does not quote yet (best documents first), preferring one that holds the kind of
         value asked for, while it scores at least half the best."""
-        wanted = parse_question(question).wanted
         top = max(scores.values())
         chosen = list(chosen)
         docs = list(dict.fromkeys(doc_of[i] for i in sorted(scores, key=scores.__getitem__, reverse=True)))
