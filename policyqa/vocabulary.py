@@ -66,7 +66,16 @@ def _load(path: Path) -> Vocabulary:
     )
 
 
+@functools.lru_cache(maxsize=16)
+def _resolved(chosen: str) -> Path:
+    return Path(chosen).expanduser().resolve()
+
+
 def vocabulary(path: str | Path | None = None) -> Vocabulary:
-    """The vocabulary at ``path``, else at ``$POLICYQA_VOCABULARY``, else the packaged one (each read once)."""
+    """The vocabulary at ``path``, else at ``$POLICYQA_VOCABULARY``, else the packaged one (each read once).
+
+    Ingest asks for it for every chunk it tags: the path is resolved once per spelling, not once per call (resolving
+    it cost more than the tagging itself).
+    """
     chosen = path or os.environ.get(ENV) or DEFAULT_PATH
-    return _load(Path(chosen).expanduser().resolve())
+    return _load(_resolved(str(chosen)))

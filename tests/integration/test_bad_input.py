@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -16,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import psutil
 import pytest
 from click.testing import CliRunner
 
@@ -39,7 +39,6 @@ from tests.fakes import FakeEmbedder
 from tests.integration.consistency import assert_consistent
 
 MB = 1024 * 1024
-PEAK_RSS_LIMIT_MB = 400  # measured about 240 MB above the baseline for a 50 MB text file
 
 
 @dataclass(frozen=True)
@@ -280,59 +279,26 @@ def test_file_over_the_size_limit_fails_before_it_is_read_or_embedded(
     assert_good_survives(store, settings, good)
 
 
-class _UnrecordedEmbedder(FakeEmbedder):
-    """The fake without its record of encoded texts, which would itself hold the whole file."""
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        vectors = super().encode(texts)
-        self.encoded.clear()
-        return vectors
-
-
-class _PeakRss:
-    """Samples this process's resident memory in a thread; ``peak_delta`` is the rise over the start."""
-
-    def __init__(self, interval: float = 0.02) -> None:
-        self.process, self.interval = psutil.Process(), interval
-        self.base = self.peak = self.process.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(self.interval)
-
-    def __enter__(self) -> _PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.process.memory_info().rss)
-
-    @property
-    def peak_delta_mb(self) -> float:
-        return (self.peak - self.base) / MB
-
-
-@pytest.mark.slow
-def test_a_50_mb_text_file_ingests_with_bounded_memory_when_the_limit_is_raised(
+def test_a_file_over_the_limit_ingests_whole_once_the_limit_is_raised(
     tmp_path: Path, settings: Settings, good: GoodDocument
 ) -> None:
-    big = write_text_of_size(tmp_path / "dump.txt", 50 * MB)
-    raised = settings.with_overrides(max_file_mb=60)
-    store = open_store(raised)
+    # The memory of a 50 MB ingest is measured by benchmarks/big_file.py, not here: the brief keeps speed and memory
+    # targets out of tests. This is the behaviour: the limit refuses, raising it lets the same file in, all of it.
+    big = write_text_of_size(tmp_path / "dump.txt", 3 * MB)
+    low = settings.with_overrides(max_file_mb=2)
+    store = open_store(low)
+    refused = ingest_paths([good.path, big], low, store=store, embedder=FakeEmbedder(max_tokens=256))
+    assert outcome_for(refused, big).outcome is Outcome.FAILED, "a 3 MB file passed a 2 MB limit"
 
-    with _PeakRss() as rss:
-        report = ingest_paths([good.path, big], raised, store=store, embedder=_UnrecordedEmbedder(max_tokens=256))
+    raised = settings.with_overrides(max_file_mb=4)
+    report = ingest_paths([good.path, big], raised, store=store, embedder=FakeEmbedder(max_tokens=256))
 
     outcome = outcome_for(report, big)
-    assert outcome.outcome is Outcome.ADDED and outcome.chunks > 10_000, f"the 50 MB file did not ingest: {outcome}"
-    assert rss.peak_delta_mb < PEAK_RSS_LIMIT_MB, (
-        f"ingesting 50 MB raised resident memory by {rss.peak_delta_mb:.0f} MB (limit {PEAK_RSS_LIMIT_MB} MB)"
-    )
+    assert outcome.outcome is Outcome.ADDED and outcome.chunks > 2_000, f"the raised limit did not let it in: {outcome}"
+    written = set(re.findall(r"Section (\d+)\.", big.read_text(encoding="utf-8")))
+    chunks = store.catalog.get_chunks(store.catalog.chunk_ids(outcome.doc_id)).values()
+    stored = {n for c in chunks for n in re.findall(r"Section (\d+)\.", c.text)}
+    assert stored == written, f"{len(written - stored)} of the file's {len(written)} paragraphs are not in the store"
     assert_good_survives(store, raised, good)
     store.close()
 
