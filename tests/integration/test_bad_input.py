@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+import psutil
 import pytest
 from click.testing import CliRunner
 
@@ -277,6 +277,35 @@ def test_file_over_the_size_limit_fails_before_it_is_read_or_embedded(
     assert loaded == [] and embedder.encoded == [], "an over-size file was loaded or embedded"
     assert not report.ok, "an over-size file is a failure"
     assert_good_survives(store, settings, good)
+
+
+class _PeakRss:
+    """Samples this process's resident memory in a thread; ``peak_delta`` is the rise over the start (the hostile
+    PDF tests bound it: a decompression bomb must not take the machine's memory)."""
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self.process, self.interval = psutil.Process(), interval
+        self.base = self.peak = self.process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(self.interval)
+
+    def __enter__(self) -> _PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.process.memory_info().rss)
+
+    @property
+    def peak_delta_mb(self) -> float:
+        return (self.peak - self.base) / MB
 
 
 def test_a_file_over_the_limit_ingests_whole_once_the_limit_is_raised(
