@@ -10,13 +10,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 import pytest
 from click.testing import CliRunner
 
@@ -26,6 +24,7 @@ from policyqa.errors import StoreUnavailable
 from policyqa.settings import Settings
 from policyqa.store import CorpusStore, open_store
 from policyqa.types import FileOutcome, IngestReport, Outcome
+from tests.big_files import MB, write_text_of_size
 from tests.builders import (
     write_binary,
     write_blank_pdf,
@@ -38,7 +37,6 @@ from tests.conftest import ROOT, free_port
 from tests.fakes import FakeEmbedder
 from tests.integration.consistency import assert_consistent
 
-MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -56,22 +54,6 @@ def write_good(folder: Path) -> Path:
         "The Department of Defense takes a stake in the project.\n",
         front_matter={"title": "Zinc refining policy", "doc_type": "policy"},
     )
-
-
-def write_text_of_size(path: Path, size: int) -> Path:
-    """Real policy-like text, ``size`` bytes long, in paragraphs."""
-    paragraph = (
-        "Section {i}. The Department of Energy shall report on lithium, cobalt and graphite supplies to the "
-        "U.S. Congress every year, and agencies shall coordinate permits for mines and refineries.\n\n"
-    )
-    with path.open("w", encoding="utf-8") as out:
-        written, i = 0, 0
-        while written < size:
-            piece = paragraph.format(i=i)
-            out.write(piece)
-            written += len(piece)
-            i += 1
-    return path
 
 
 # name -> (writer, expected outcome, words of which one must appear in the message)
@@ -277,35 +259,6 @@ def test_file_over_the_size_limit_fails_before_it_is_read_or_embedded(
     assert loaded == [] and embedder.encoded == [], "an over-size file was loaded or embedded"
     assert not report.ok, "an over-size file is a failure"
     assert_good_survives(store, settings, good)
-
-
-class _PeakRss:
-    """Samples this process's resident memory in a thread; ``peak_delta`` is the rise over the start (the hostile
-    PDF tests bound it: a decompression bomb must not take the machine's memory)."""
-
-    def __init__(self, interval: float = 0.02) -> None:
-        self.process, self.interval = psutil.Process(), interval
-        self.base = self.peak = self.process.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(self.interval)
-
-    def __enter__(self) -> _PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.process.memory_info().rss)
-
-    @property
-    def peak_delta_mb(self) -> float:
-        return (self.peak - self.base) / MB
 
 
 def test_a_file_over_the_limit_ingests_whole_once_the_limit_is_raised(

@@ -21,12 +21,12 @@ from policyqa_cli import main
 from policyqa.settings import Settings
 from policyqa.store import CorpusStore, open_store
 from policyqa.types import Answer, Citation, DocType, Outcome, Passage, StoredChunk, Turn
+from tests.big_files import MB, PeakRss
 from tests.builders import write_markdown
 from tests.fakes import FakeEmbedder
 from tests.integration.policy_corpus import write_policy_corpus
-from tests.integration.test_bad_input import _PeakRss, assert_one_line_naming
+from tests.integration.test_bad_input import assert_one_line_naming
 
-MB = 1024 * 1024
 PDF_SECONDS_LIMIT = 60  # each file below takes well under a second when the limits hold
 PDF_PEAK_RSS_LIMIT_MB = 300  # measured at most about 90 MB (pypdf's 75 MB decompression cap plus parsing)
 
@@ -188,7 +188,7 @@ def test_hostile_pdf_fails_or_is_skipped_with_one_line_in_bounded_time_and_memor
     store = open_store(configured)
 
     started = time.monotonic()
-    with _PeakRss() as rss:
+    with PeakRss() as rss:
         report = ingest_paths([path], configured, store=store, embedder=FakeEmbedder())
     seconds = time.monotonic() - started
 
